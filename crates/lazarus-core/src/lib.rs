@@ -1,1 +1,13 @@
-//! placeholder
+//! The decision core of lazarus.
+//!
+//! Everything lazarus decides lives here, and nothing here does I/O: no clock, no
+//! network, no randomness. The runtime feeds events stamped with the current time and
+//! executes the commands that come back, so every decision can be unit-tested in
+//! microseconds and replayed exactly by the simulator from a seed.
+
+pub mod ids;
+pub mod model;
+pub mod time;
+
+pub use ids::{HostName, InstanceId, SegmentId, ServerGroupId};
+pub use time::Timestamp;
