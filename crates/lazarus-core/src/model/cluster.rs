@@ -40,6 +40,8 @@ pub struct Cluster {
     server_groups: BTreeMap<ServerGroupId, ServerGroup>,
     #[serde(skip)]
     instances_by_host: BTreeMap<HostName, BTreeSet<InstanceId>>,
+    #[serde(skip)]
+    instances_by_group: BTreeMap<ServerGroupId, BTreeSet<InstanceId>>,
 }
 
 impl Cluster {
@@ -86,6 +88,17 @@ impl Cluster {
             if let Some(set) = self.instances_by_host.get_mut(&old.host) {
                 set.remove(&instance.id);
             }
+            if let Some(group) = &old.server_group {
+                if let Some(set) = self.instances_by_group.get_mut(group) {
+                    set.remove(&instance.id);
+                }
+            }
+        }
+        if let Some(group) = &instance.server_group {
+            self.instances_by_group
+                .entry(group.clone())
+                .or_default()
+                .insert(instance.id.clone());
         }
         self.instances_by_host
             .entry(instance.host.clone())
@@ -129,6 +142,11 @@ impl Cluster {
         if let Some(set) = self.instances_by_host.get_mut(&instance.host) {
             set.remove(id);
         }
+        if let Some(group) = &instance.server_group {
+            if let Some(set) = self.instances_by_group.get_mut(group) {
+                set.remove(id);
+            }
+        }
         Some(instance)
     }
 
@@ -153,7 +171,8 @@ impl Cluster {
     }
 
     /// An instance by id, for updates of its state or priority (not its host: use
-    /// [`Cluster::move_instance`]).
+    /// [`Cluster::move_instance`]; not its server group: use [`Cluster::upsert_instance`],
+    /// which keeps the group index right).
     pub fn instance_mut(&mut self, id: &InstanceId) -> Option<&mut Instance> {
         self.instances.get_mut(id)
     }
@@ -195,6 +214,19 @@ impl Cluster {
             .filter_map(|id| self.instances.get(id))
     }
 
+    /// The members of one server group, by id (the planner's anti-affinity and
+    /// affinity checks need where the other members run).
+    pub fn members_of<'a>(
+        &'a self,
+        group: &ServerGroupId,
+    ) -> impl Iterator<Item = &'a Instance> + 'a {
+        self.instances_by_group
+            .get(group)
+            .into_iter()
+            .flat_map(|ids| ids.iter())
+            .filter_map(|id| self.instances.get(id))
+    }
+
     /// Number of hosts.
     pub fn host_count(&self) -> usize {
         self.hosts.len()
@@ -205,9 +237,11 @@ impl Cluster {
         self.instances.len()
     }
 
-    /// Rebuilds the host index after deserialisation (it is not serialised).
+    /// Rebuilds the host and group indexes after deserialisation (they are not
+    /// serialised).
     pub fn reindex(&mut self) {
         self.instances_by_host.clear();
+        self.instances_by_group.clear();
         for h in self.hosts.keys() {
             self.instances_by_host.entry(h.clone()).or_default();
         }
@@ -216,6 +250,12 @@ impl Cluster {
                 .entry(i.host.clone())
                 .or_default()
                 .insert(i.id.clone());
+            if let Some(group) = &i.server_group {
+                self.instances_by_group
+                    .entry(group.clone())
+                    .or_default()
+                    .insert(i.id.clone());
+            }
         }
     }
 }
@@ -280,6 +320,28 @@ mod tests {
         );
         assert_eq!(c.host(&"a".into()).unwrap().usage, Resources::ZERO);
         assert_eq!(c.host(&"b".into()).unwrap().usage, r);
+    }
+
+    #[test]
+    fn members_of_follows_upserts_and_removals() {
+        let mut c = cluster();
+        let mut i1 = Instance::new("i1", "a", Resources::new(1, 1, 1));
+        i1.server_group = Some("g".into());
+        let mut i2 = Instance::new("i2", "b", Resources::new(1, 1, 1));
+        i2.server_group = Some("g".into());
+        c.upsert_instance(i1.clone()).unwrap();
+        c.upsert_instance(i2).unwrap();
+        let ids = |c: &Cluster| {
+            c.members_of(&"g".into())
+                .map(|i| i.id.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&c), vec!["i1", "i2"]);
+        i1.server_group = None;
+        c.upsert_instance(i1).unwrap();
+        assert_eq!(ids(&c), vec!["i2"]);
+        c.remove_instance(&"i2".into());
+        assert!(ids(&c).is_empty());
     }
 
     #[test]
