@@ -1,0 +1,58 @@
+//! What a simulation run looks like: the size of the cloud, the length of its phases,
+//! how often things fail, and the engine's own configuration.
+
+use lazarus_core::policy::EngineConfig;
+
+use crate::faults::FaultPlan;
+
+/// The knobs of one simulation run. The seed decides everything else.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Compute hosts in the (single) failover segment.
+    pub hosts: usize,
+    /// Instances created per host.
+    pub instances_per_host: usize,
+    /// Chance that a host is fenced by its agent's watchdog rather than its BMC.
+    pub watchdog_share: f64,
+    /// How long faults may start for, from time zero.
+    pub fault_phase_ms: u64,
+    /// Most faults injected per seed.
+    pub max_faults: usize,
+    /// Longest time the heal phase runs before the final invariant is judged.
+    pub heal_max_ms: u64,
+    /// The heal phase ends early once the controller has commanded nothing but timers
+    /// for this long, every host is up and no evacuation is in flight.
+    pub quiet_ms: u64,
+    /// Chance that a Nova call fails (5xx) while a Nova-errors fault is active.
+    pub nova_error_rate: f64,
+    /// Chance that a Nova call times out while a Nova-errors fault is active.
+    pub nova_timeout_rate: f64,
+    /// Chance that an evacuation's destination claim fails (no reschedule).
+    pub claim_failure_rate: f64,
+    /// The engine's configuration (timings, storm guard, fencing retries).
+    pub engine: EngineConfig,
+    /// A fixed fault plan; `None` draws one from the seed.
+    pub plan: Option<FaultPlan>,
+    /// Keep the full event log (replays); sweeps keep only its tail.
+    pub full_log: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            hosts: 6,
+            instances_per_host: 4,
+            watchdog_share: 0.25,
+            fault_phase_ms: 240_000,
+            max_faults: 3,
+            heal_max_ms: 1_200_000,
+            quiet_ms: 150_000,
+            nova_error_rate: 0.3,
+            nova_timeout_rate: 0.1,
+            claim_failure_rate: 0.05,
+            engine: EngineConfig::default(),
+            plan: None,
+            full_log: false,
+        }
+    }
+}

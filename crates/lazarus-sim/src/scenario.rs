@@ -1,0 +1,87 @@
+//! The cloud a seed starts from: one failover segment of hosts, with instances of
+//! varied flavors, priorities, states and server groups.
+
+use lazarus_core::model::{
+    Capacity, Cluster, FenceMethod, GroupPolicy, Host, Instance, Resources, RestartPriority,
+    Segment, ServerGroup, VmState,
+};
+use lazarus_core::{HostName, ServerGroupId};
+
+use crate::config::SimConfig;
+use crate::rng::SimRng;
+
+/// The segment every simulated host belongs to.
+pub const SEGMENT: &str = "seg-sim";
+
+/// A host's name from its index.
+pub fn host_name(i: usize) -> HostName {
+    HostName::new(format!("cmp-{i:02}"))
+}
+
+/// Builds the cluster for a seed. Hosts are roomy enough that one or two failures can
+/// be absorbed, not so roomy that placement never matters.
+pub fn build_cluster(config: &SimConfig, rng: &mut SimRng) -> Cluster {
+    let mut cluster = Cluster::new();
+    cluster.upsert_segment(Segment::new(SEGMENT, "simulated"));
+    let group = ServerGroupId::new("sg-anti");
+    cluster.upsert_server_group(ServerGroup {
+        id: group.clone(),
+        policy: GroupPolicy::AntiAffinity,
+    });
+    for i in 0..config.hosts {
+        let mut host = Host::new(
+            host_name(i),
+            SEGMENT,
+            Capacity::with_default_ratios(8, 32_768, 400),
+        );
+        if rng.chance(config.watchdog_share) {
+            host.fence_method = FenceMethod::Watchdog;
+        }
+        // Ignoring the error is sound: the segment was inserted just above.
+        let _ = cluster.upsert_host(host);
+    }
+    let mut anti_members = 0;
+    for h in 0..config.hosts {
+        for k in 0..config.instances_per_host {
+            let id = format!("vm-{h:02}-{k}");
+            let memory = 1024 * rng.range(1, 6);
+            let mut inst = Instance::new(
+                id.as_str(),
+                host_name(h),
+                Resources::new(rng.range(1, 4), memory, 20),
+            );
+            inst.priority = match rng.range(0, 9) {
+                0 => RestartPriority::Disabled,
+                1 => RestartPriority::Lowest,
+                2 => RestartPriority::Low,
+                3..=5 => RestartPriority::Medium,
+                6 | 7 => RestartPriority::High,
+                _ => RestartPriority::Highest,
+            };
+            if rng.chance(0.15) {
+                inst.vm_state = VmState::Stopped;
+            }
+            // Two members of a hard anti-affinity group, on different hosts.
+            if k == 0 && anti_members < 2 && rng.chance(0.5) {
+                inst.server_group = Some(group.clone());
+                anti_members += 1;
+            }
+            let _ = cluster.upsert_instance(inst);
+        }
+    }
+    let usages: Vec<(HostName, Resources)> = cluster
+        .hosts()
+        .map(|h| {
+            let used = cluster
+                .instances_on(&h.name)
+                .fold(Resources::ZERO, |a, i| a.saturating_add(i.resources));
+            (h.name.clone(), used)
+        })
+        .collect();
+    for (name, used) in usages {
+        if let Some(h) = cluster.host_mut(&name) {
+            h.usage = used;
+        }
+    }
+    cluster
+}
