@@ -7,6 +7,7 @@
 
 pub mod ids;
 pub mod model;
+pub mod planner;
 pub mod time;
 
 pub use ids::{HostName, InstanceId, SegmentId, ServerGroupId};
