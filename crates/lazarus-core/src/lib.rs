@@ -12,3 +12,10 @@ pub mod time;
 
 pub use ids::{HostName, InstanceId, SegmentId, ServerGroupId};
 pub use time::Timestamp;
+
+pub use alert::{Alert, AlertKind, Severity};
+pub use command::{Command, ResetMethod, DISABLED_REASON_PREFIX};
+pub use detector::HostHealth;
+pub use engine::{Engine, Record, RecordKey, TimerToken};
+pub use event::Event;
+pub use policy::EngineConfig;

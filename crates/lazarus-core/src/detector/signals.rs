@@ -1,0 +1,52 @@
+//! The signals the detector keeps per host.
+
+use crate::event::{NovaService, PowerState};
+use crate::model::FenceMethod;
+use crate::{HostName, Timestamp};
+
+use super::HostHealth;
+
+/// What the detector knows about one host.
+#[derive(Debug, Clone)]
+pub(crate) struct HostSignals {
+    pub(crate) name: HostName,
+    pub(crate) fence_method: FenceMethod,
+    pub(crate) on_maintenance: bool,
+    /// The last heartbeat from its agent; `None`: it has no agent (not judged).
+    pub(crate) last_heard: Option<Timestamp>,
+    /// The last time a peer reported reaching it.
+    pub(crate) last_peer_seen: Option<Timestamp>,
+    /// Nova's latest view of its compute service: (reporting, up).
+    pub(crate) nova_down: bool,
+    /// The latest BMC power reading, and when.
+    pub(crate) power: Option<(PowerState, Timestamp)>,
+    /// The current verdict.
+    pub(crate) health: HostHealth,
+    /// A recovery is under way: the verdict is frozen at failed until it closes.
+    pub(crate) under_recovery: bool,
+}
+
+impl HostSignals {
+    pub(crate) fn new(name: HostName, fence_method: FenceMethod, on_maintenance: bool) -> Self {
+        Self {
+            name,
+            fence_method,
+            on_maintenance,
+            last_heard: None,
+            last_peer_seen: None,
+            nova_down: false,
+            power: None,
+            health: HostHealth::Unmonitored,
+            under_recovery: false,
+        }
+    }
+
+    pub(crate) fn observe_nova(&mut self, s: &NovaService) {
+        self.nova_down = !s.reporting && !s.up;
+    }
+
+    /// Whether the host is judged by heartbeats at all.
+    pub(crate) fn monitored(&self) -> bool {
+        self.last_heard.is_some() && !self.on_maintenance
+    }
+}

@@ -1,0 +1,374 @@
+//! The fencing policy: a host is evacuated only after a positive confirmation that it
+//! is off is recorded; a fence that cannot be confirmed is retried with backoff, then
+//! escalated to a critical alert, and never leads to an evacuation.
+//!
+//! Confirmations, by the host's [`FenceMethod`]:
+//! - `Bmc`: a power-off is sent, then the power state is read until "Off" comes back.
+//! - `Watchdog`: the agent's watchdog reboots an isolated host within
+//!   `watchdog_timeout`; once that plus a margin has passed since its last heartbeat,
+//!   it is off (or rebooted without its instances).
+//! - `Manual` (and any method): an operator's confirmation, or a monitor's COMPUTE_HOST
+//!   STOPPED notification with host_status NORMAL.
+
+use crate::alert::{Alert, AlertKind, Severity};
+use crate::engine::{Engine, TimerPurpose};
+use crate::event::{FenceError, PowerState};
+use crate::model::FenceMethod;
+use crate::workflow::{FenceConfirmation, Phase, Trigger};
+use crate::{Command, HostName, Timestamp};
+
+impl Engine {
+    fn fencing_unconfirmed(&self, host: &HostName) -> bool {
+        self.recoveries.get(host).is_some_and(|r| {
+            r.record.phase == Phase::Fencing && r.record.fence.confirmation.is_none()
+        })
+    }
+
+    /// Starts fencing a host whose recovery just began.
+    pub(crate) fn begin_fencing(
+        &mut self,
+        now: Timestamp,
+        host: &HostName,
+        out: &mut Vec<Command>,
+    ) {
+        let Some(r) = self.recoveries.get(host) else {
+            return;
+        };
+        match r.record.fence.method {
+            FenceMethod::Bmc => self.send_power_off(now, host, out),
+            FenceMethod::Watchdog => self.await_watchdog(now, host, out),
+            FenceMethod::Manual => self.await_operator(now, host, out),
+        }
+    }
+
+    /// Continues fencing after a restart: a power-off whose result is unknown is
+    /// followed by a read (reading is harmless), never blindly repeated.
+    pub(crate) fn resume_fencing(
+        &mut self,
+        now: Timestamp,
+        host: &HostName,
+        out: &mut Vec<Command>,
+    ) {
+        let Some(r) = self.recoveries.get_mut(host) else {
+            return;
+        };
+        match r.record.fence.method {
+            FenceMethod::Bmc if r.record.fence.attempts == 0 => self.send_power_off(now, host, out),
+            FenceMethod::Bmc => {
+                r.power_read_pending = true;
+                out.push(Command::ReadPowerState { host: host.clone() });
+            }
+            FenceMethod::Watchdog => self.await_watchdog(now, host, out),
+            FenceMethod::Manual => {
+                self.persist(now, host, out);
+            }
+        }
+    }
+
+    /// Persists the next attempt, then sends the power-off.
+    fn send_power_off(&mut self, now: Timestamp, host: &HostName, out: &mut Vec<Command>) {
+        let Some(r) = self.recoveries.get_mut(host) else {
+            return;
+        };
+        r.record.fence.attempts = r.record.fence.attempts.saturating_add(1);
+        r.power_reads = 0;
+        let attempt = r.record.fence.attempts;
+        self.persist(now, host, out);
+        out.push(Command::FenceHost {
+            host: host.clone(),
+            method: FenceMethod::Bmc,
+            attempt,
+        });
+    }
+
+    fn await_watchdog(&mut self, now: Timestamp, host: &HostName, out: &mut Vec<Command>) {
+        let Some(r) = self.recoveries.get(host) else {
+            return;
+        };
+        match r.record.fence.last_heartbeat {
+            Some(last) => {
+                let at = last.saturating_add(self.config.fencing.watchdog_safe_after());
+                if at <= now {
+                    self.confirm_fence(
+                        now,
+                        host,
+                        FenceConfirmation::Watchdog {
+                            last_heartbeat: last,
+                            at: now,
+                        },
+                        out,
+                    );
+                } else {
+                    self.persist(now, host, out);
+                    self.schedule(at, TimerPurpose::WatchdogPromise(host.clone()), out);
+                }
+            }
+            None => {
+                self.give_up_fencing(
+                    now,
+                    host,
+                    "fence method is watchdog but no heartbeat was ever heard from it, so the watchdog promise cannot be counted; confirm the host is off".to_owned(),
+                    out,
+                );
+            }
+        }
+    }
+
+    fn await_operator(&mut self, now: Timestamp, host: &HostName, out: &mut Vec<Command>) {
+        self.give_up_fencing(
+            now,
+            host,
+            "fence method is manual; confirm the host is off to start its evacuation".to_owned(),
+            out,
+        );
+    }
+
+    /// No more automatic attempts: raise the critical alert and keep waiting for a BMC
+    /// answer or a confirmation. Nothing is evacuated.
+    fn give_up_fencing(
+        &mut self,
+        now: Timestamp,
+        host: &HostName,
+        why: String,
+        out: &mut Vec<Command>,
+    ) {
+        let Some(r) = self.recoveries.get_mut(host) else {
+            return;
+        };
+        r.record.fence.gave_up = true;
+        let id = r.record.id.clone();
+        let method = r.record.fence.method;
+        self.persist(now, host, out);
+        out.push(Command::RaiseAlert(Alert::host(
+            Severity::Critical,
+            AlertKind::FenceUnconfirmed,
+            host,
+            format!("recovery {id}: fencing of {host} is not confirmed ({why}); its instances are NOT evacuated until it is"),
+        )));
+        if method == FenceMethod::Bmc {
+            let at = now.saturating_add(self.config.fencing.unconfirmed_poll_interval);
+            self.schedule(at, TimerPurpose::PowerRead(host.clone()), out);
+        }
+    }
+
+    /// An attempt failed (the BMC refused, or never read back "Off").
+    fn fence_attempt_failed(
+        &mut self,
+        now: Timestamp,
+        host: &HostName,
+        why: String,
+        out: &mut Vec<Command>,
+    ) {
+        let Some(r) = self.recoveries.get(host) else {
+            return;
+        };
+        let attempts = r.record.fence.attempts;
+        if attempts >= self.config.fencing.max_fence_attempts {
+            self.give_up_fencing(
+                now,
+                host,
+                format!("{attempts} attempts failed; last: {why}"),
+                out,
+            );
+        } else {
+            let delay = self.config.fencing.backoff(attempts);
+            out.push(Command::RaiseAlert(Alert::host(
+                Severity::Warning,
+                AlertKind::FenceRetry,
+                host,
+                format!(
+                    "fence attempt {attempts} of {host} failed ({why}); retrying in {} s",
+                    delay.as_secs()
+                ),
+            )));
+            self.schedule(
+                now.saturating_add(delay),
+                TimerPurpose::FenceRetry(host.clone()),
+                out,
+            );
+        }
+    }
+
+    /// The BMC answered a power-off.
+    pub(crate) fn on_fence_attempted(
+        &mut self,
+        now: Timestamp,
+        host: HostName,
+        attempt: u32,
+        result: Result<(), FenceError>,
+        out: &mut Vec<Command>,
+    ) {
+        if !self.fencing_unconfirmed(&host) {
+            return;
+        }
+        let Some(r) = self.recoveries.get(&host) else {
+            return;
+        };
+        if r.record.fence.attempts != attempt || r.record.fence.gave_up {
+            return;
+        }
+        match result {
+            Ok(()) => {
+                let at = now.saturating_add(self.config.fencing.power_read_interval);
+                self.schedule(at, TimerPurpose::PowerRead(host), out);
+            }
+            Err(e) => self.fence_attempt_failed(now, &host, format!("power-off failed: {e}"), out),
+        }
+    }
+
+    /// The BMC answered a power read: evidence for the detector, and, after a
+    /// power-off, the confirmation (or not) of the fence.
+    pub(crate) fn on_power_read(
+        &mut self,
+        now: Timestamp,
+        host: HostName,
+        result: Result<PowerState, FenceError>,
+        out: &mut Vec<Command>,
+    ) {
+        if let Ok(state) = result {
+            self.detector.power(now, &host, state);
+        }
+        if !self.fencing_unconfirmed(&host) {
+            return;
+        }
+        let Some(r) = self.recoveries.get_mut(&host) else {
+            return;
+        };
+        if r.record.fence.method != FenceMethod::Bmc || r.record.fence.attempts == 0 {
+            return;
+        }
+        let ours = std::mem::replace(&mut r.power_read_pending, false);
+        if result == Ok(PowerState::Off) {
+            self.confirm_fence(now, &host, FenceConfirmation::PowerOff { at: now }, out);
+            return;
+        }
+        if !ours {
+            return;
+        }
+        let gave_up = r.record.fence.gave_up;
+        if gave_up {
+            let at = now.saturating_add(self.config.fencing.unconfirmed_poll_interval);
+            self.schedule(at, TimerPurpose::PowerRead(host), out);
+            return;
+        }
+        r.power_reads = r.power_reads.saturating_add(1);
+        if r.power_reads < self.config.fencing.max_power_reads {
+            let at = now.saturating_add(self.config.fencing.power_read_interval);
+            self.schedule(at, TimerPurpose::PowerRead(host), out);
+        } else {
+            let what = match result {
+                Ok(s) => format!("power still reads {s:?}"),
+                Err(e) => format!("power read failed: {e}"),
+            };
+            let reads = r.power_reads;
+            self.fence_attempt_failed(now, &host, format!("{what} after {reads} reads"), out);
+        }
+    }
+
+    /// Timer: read the power state of a host being fenced.
+    pub(crate) fn on_power_read_timer(&mut self, host: &HostName, out: &mut Vec<Command>) {
+        if !self.fencing_unconfirmed(host) {
+            return;
+        }
+        if let Some(r) = self.recoveries.get_mut(host) {
+            r.power_read_pending = true;
+            out.push(Command::ReadPowerState { host: host.clone() });
+        }
+    }
+
+    /// Timer: retry the power-off.
+    pub(crate) fn on_fence_retry(
+        &mut self,
+        now: Timestamp,
+        host: &HostName,
+        out: &mut Vec<Command>,
+    ) {
+        if self.fencing_unconfirmed(host)
+            && self
+                .recoveries
+                .get(host)
+                .is_some_and(|r| !r.record.fence.gave_up)
+        {
+            self.send_power_off(now, host, out);
+        }
+    }
+
+    /// Timer: the watchdog promise is kept, if nothing was heard from the host since.
+    pub(crate) fn on_watchdog_promise(
+        &mut self,
+        now: Timestamp,
+        host: &HostName,
+        out: &mut Vec<Command>,
+    ) {
+        if !self.fencing_unconfirmed(host) {
+            return;
+        }
+        let Some(last) = self
+            .recoveries
+            .get(host)
+            .and_then(|r| r.record.fence.last_heartbeat)
+        else {
+            return;
+        };
+        if now.saturating_since(last) >= self.config.fencing.watchdog_safe_after() {
+            self.confirm_fence(
+                now,
+                host,
+                FenceConfirmation::Watchdog {
+                    last_heartbeat: last,
+                    at: now,
+                },
+                out,
+            );
+        }
+    }
+
+    /// A heartbeat from a host under recovery. Before a confirmation, a host that
+    /// fences itself (watchdog, manual) is evidently alive: the recovery is called
+    /// off. A BMC fence already under way goes on (the read-back decides).
+    pub(crate) fn heard_during_recovery(
+        &mut self,
+        now: Timestamp,
+        host: &HostName,
+        out: &mut Vec<Command>,
+    ) {
+        let Some(r) = self.recoveries.get(host) else {
+            return;
+        };
+        if r.record.phase != Phase::Fencing || r.record.fence.confirmation.is_some() {
+            return;
+        }
+        match r.record.fence.method {
+            FenceMethod::Bmc => {}
+            FenceMethod::Watchdog | FenceMethod::Manual => {
+                self.abort(now, host, "its agent's heartbeat was heard again", out);
+            }
+        }
+    }
+
+    /// An operator confirmed the host is off: a confirmation for its recovery, or a
+    /// failure report with its confirmation if none is under way.
+    pub(crate) fn on_operator_confirmed_fenced(
+        &mut self,
+        now: Timestamp,
+        host: HostName,
+        operator: String,
+        out: &mut Vec<Command>,
+    ) {
+        let confirmation = FenceConfirmation::Operator {
+            operator: operator.clone(),
+            at: now,
+        };
+        if self.fencing_unconfirmed(&host) {
+            self.confirm_fence(now, &host, confirmation, out);
+        } else {
+            self.report_failure(
+                now,
+                &host,
+                Trigger::Operator { operator },
+                Some(confirmation),
+                out,
+            );
+        }
+    }
+}

@@ -1,0 +1,598 @@
+//! The workflow's steps, from the first report of a failure to the host's return.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::planning::Placed;
+use super::{
+    ExpectedState, FenceConfirmation, FenceRecord, InstanceRecord, InstanceStep, NovaMarks,
+    Outcome, Phase, Recovery, RecoveryId, RecoveryRecord, RecoverySummary, Trigger,
+    RECOVERY_RECORD_VERSION,
+};
+use crate::alert::{Alert, AlertKind, Severity};
+use crate::command::{disabled_by_lazarus, DISABLED_REASON_PREFIX};
+use crate::engine::{Engine, Record, TimerPurpose};
+use crate::model::{RecoveryPolicy, VmState};
+use crate::{Command, HostName, InstanceId, Timestamp};
+
+impl Engine {
+    /// Writes a recovery's record (write-ahead: before the commands that follow it).
+    pub(crate) fn persist(&mut self, now: Timestamp, host: &HostName, out: &mut Vec<Command>) {
+        if let Some(r) = self.recoveries.get_mut(host) {
+            r.record.updated_at = now;
+            out.push(Command::Persist(Record::Recovery(r.record.clone())));
+        }
+    }
+
+    /// A report that `host` failed. Starts its recovery, unless one is under way: then
+    /// the report is recorded (and a confirmation it carries is used), not acted on.
+    ///
+    /// Guarantees: at most one recovery per host at any time.
+    pub(crate) fn report_failure(
+        &mut self,
+        now: Timestamp,
+        host: &HostName,
+        trigger: Trigger,
+        confirmation: Option<FenceConfirmation>,
+        out: &mut Vec<Command>,
+    ) {
+        if let Some(r) = self.recoveries.get_mut(host) {
+            r.record.duplicate_reports = r.record.duplicate_reports.saturating_add(1);
+            let n = r.record.duplicate_reports;
+            let id = r.record.id.clone();
+            let confirms = confirmation.is_some()
+                && r.record.fence.confirmation.is_none()
+                && r.record.phase == Phase::Fencing;
+            self.persist(now, host, out);
+            out.push(Command::RaiseAlert(Alert::host(
+                Severity::Warning,
+                AlertKind::DuplicateReport,
+                host,
+                format!("report #{n} of a failure already under recovery {id} ({trigger:?}): recorded, not acted on"),
+            )));
+            if confirms {
+                if let Some(c) = confirmation {
+                    self.confirm_fence(now, host, c, out);
+                }
+            }
+            return;
+        }
+        let Some(h) = self.cluster.host(host) else {
+            out.push(Command::RaiseAlert(Alert::host(
+                Severity::Warning,
+                AlertKind::UnknownSubject,
+                host,
+                format!("failure reported for unknown host {host} ({trigger:?}); ignored"),
+            )));
+            return;
+        };
+        let segment = h.segment.clone();
+        let method = h.fence_method;
+        if self.cluster.segment(&segment).is_some_and(|s| !s.enabled) {
+            out.push(Command::RaiseAlert(Alert::host(
+                Severity::Error,
+                AlertKind::InstanceNotRecovered,
+                host,
+                format!("host {host} reported failed but its segment {segment} is disabled: not recovered"),
+            )));
+            return;
+        }
+        let record = RecoveryRecord {
+            version: RECOVERY_RECORD_VERSION,
+            id: RecoveryId {
+                host: host.clone(),
+                started_at: now,
+            },
+            segment,
+            trigger,
+            duplicate_reports: 0,
+            phase: Phase::Fencing,
+            fence: FenceRecord {
+                method,
+                attempts: 0,
+                last_heartbeat: self.detector.last_heard(host),
+                gave_up: false,
+                confirmation: None,
+            },
+            nova: NovaMarks {
+                marked_down: false,
+                disabled_by_others: self.nova.get(host).is_some_and(|s| {
+                    s.disabled && !disabled_by_lazarus(s.disabled_reason.as_deref())
+                }),
+            },
+            planned: false,
+            instances: BTreeMap::new(),
+            outcome: None,
+            updated_at: now,
+        };
+        self.detector.set_under_recovery(host, true);
+        self.recoveries.insert(host.clone(), Recovery::new(record));
+        match confirmation {
+            Some(c) => self.confirm_fence(now, host, c, out),
+            None => self.begin_fencing(now, host, out),
+        }
+    }
+
+    /// Records the fence confirmation and moves on to marking the host down.
+    ///
+    /// Guarantees: the confirmation is persisted before anything that follows it.
+    pub(crate) fn confirm_fence(
+        &mut self,
+        now: Timestamp,
+        host: &HostName,
+        confirmation: FenceConfirmation,
+        out: &mut Vec<Command>,
+    ) {
+        let Some(r) = self.recoveries.get_mut(host) else {
+            return;
+        };
+        if r.record.fence.confirmation.is_some() || r.record.phase != Phase::Fencing {
+            return;
+        }
+        r.record.fence.confirmation = Some(confirmation);
+        r.record.phase = Phase::MarkingDown;
+        self.timers.forget(|p| match p {
+            TimerPurpose::PowerRead(h)
+            | TimerPurpose::FenceRetry(h)
+            | TimerPurpose::WatchdogPromise(h) => h == host,
+            TimerPurpose::DetectorTick
+            | TimerPurpose::MarkDownRetry(_)
+            | TimerPurpose::CheckInstance(_, _)
+            | TimerPurpose::ReturnRetry(_)
+            | TimerPurpose::ProcessGrace(_, _) => false,
+        });
+        self.persist(now, host, out);
+        self.command_mark_down(host, out);
+    }
+
+    /// Force down + disable, with our reason prefix. Idempotent in Nova.
+    pub(crate) fn command_mark_down(&self, host: &HostName, out: &mut Vec<Command>) {
+        let id = self
+            .recoveries
+            .get(host)
+            .map(|r| r.record.id.to_string())
+            .unwrap_or_default();
+        out.push(Command::MarkHostDown {
+            host: host.clone(),
+            reason: format!("{DISABLED_REASON_PREFIX}host failed, recovery {id}"),
+        });
+    }
+
+    /// Nova answered the mark-down.
+    pub(crate) fn on_marked_down(
+        &mut self,
+        now: Timestamp,
+        host: HostName,
+        result: Result<(), crate::event::NovaError>,
+        out: &mut Vec<Command>,
+    ) {
+        let Some(r) = self.recoveries.get_mut(&host) else {
+            return;
+        };
+        if r.record.phase != Phase::MarkingDown {
+            return;
+        }
+        match result {
+            Ok(()) => {
+                r.record.nova.marked_down = true;
+                r.record.phase = Phase::Evacuating;
+                if !r.record.planned {
+                    self.plan_recovery(now, &host, out);
+                } else {
+                    self.persist(now, &host, out);
+                }
+                self.dispatch_wave(now, &host, out);
+            }
+            Err(e) => {
+                let severity = if e.is_retryable() {
+                    Severity::Warning
+                } else {
+                    Severity::Error
+                };
+                out.push(Command::RaiseAlert(Alert::host(
+                    severity,
+                    AlertKind::MarkDownFailed,
+                    &host,
+                    format!("marking {host} down in Nova failed ({e}); retrying"),
+                )));
+                let at = now.saturating_add(self.config.workflow.mark_down_retry);
+                self.schedule(at, TimerPurpose::MarkDownRetry(host), out);
+            }
+        }
+    }
+
+    /// Timer: mark the host down again.
+    pub(crate) fn on_mark_down_retry(&mut self, host: &HostName, out: &mut Vec<Command>) {
+        if self
+            .recoveries
+            .get(host)
+            .is_some_and(|r| r.record.phase == Phase::MarkingDown)
+        {
+            self.command_mark_down(host, out);
+        }
+    }
+
+    /// Plans the host's protected instances and persists the plan (with the
+    /// instances that cannot be placed given up, each with its reason).
+    fn plan_recovery(&mut self, now: Timestamp, host: &HostName, out: &mut Vec<Command>) {
+        let mut records: BTreeMap<InstanceId, InstanceRecord> = BTreeMap::new();
+        let mut to_plan: BTreeSet<InstanceId> = BTreeSet::new();
+        for i in self.cluster.instances_on(host).filter(|i| i.is_protected()) {
+            let expected = match i.vm_state {
+                VmState::Stopped => ExpectedState::Stopped,
+                VmState::Active
+                | VmState::Error
+                | VmState::Paused
+                | VmState::Suspended
+                | VmState::Other => ExpectedState::Active,
+            };
+            let step = if i.vm_state.is_evacuable() {
+                to_plan.insert(i.id.clone());
+                InstanceStep::GivenUp {
+                    reason: "not planned".to_owned(),
+                }
+            } else {
+                InstanceStep::GivenUp {
+                    reason: format!("vm_state {:?} cannot be evacuated", i.vm_state),
+                }
+            };
+            records.insert(
+                i.id.clone(),
+                InstanceRecord {
+                    priority: i.priority,
+                    resources: i.resources,
+                    expected,
+                    attempts: 0,
+                    tried: BTreeSet::new(),
+                    step,
+                    last_error: None,
+                },
+            );
+        }
+        let placed = if to_plan.is_empty() {
+            Vec::new()
+        } else {
+            self.plan_placements(Some(&to_plan), &BTreeMap::new())
+        };
+        for (id, p) in placed {
+            if let Some(rec) = records.get_mut(&id) {
+                rec.step = match p {
+                    Placed::On(target) => InstanceStep::Planned { target },
+                    Placed::Not(reason) => InstanceStep::GivenUp {
+                        reason: format!("not placed: {reason}"),
+                    },
+                };
+            }
+        }
+        let mut alerts = Vec::new();
+        for (id, rec) in &records {
+            if let InstanceStep::GivenUp { reason } = &rec.step {
+                alerts.push(Alert::instance(
+                    Severity::Error,
+                    AlertKind::InstanceNotRecovered,
+                    id,
+                    Some(host),
+                    format!("instance {id} of failed host {host} is not recovered: {reason}"),
+                ));
+            }
+        }
+        if let Some(r) = self.recoveries.get_mut(host) {
+            r.record.instances = records;
+            r.record.planned = true;
+        }
+        self.persist(now, host, out);
+        out.extend(alerts.into_iter().map(Command::RaiseAlert));
+    }
+
+    /// The recovery policy of the host's segment.
+    pub(crate) fn recovery_policy(&self, host: &HostName) -> RecoveryPolicy {
+        self.recoveries
+            .get(host)
+            .and_then(|r| self.cluster.segment(&r.record.segment))
+            .map(|s| s.policy.clone())
+            .unwrap_or_default()
+    }
+
+    /// Requests the next evacuations of the current wave (the highest priority with
+    /// instances not yet settled), within the segment's parallelism; finishes the
+    /// recovery when every instance is settled.
+    ///
+    /// Guarantees: every evacuation is persisted as `Requested` before it is commanded.
+    pub(crate) fn dispatch_wave(
+        &mut self,
+        now: Timestamp,
+        host: &HostName,
+        out: &mut Vec<Command>,
+    ) {
+        let policy = self.recovery_policy(host);
+        let Some(r) = self.recoveries.get_mut(host) else {
+            return;
+        };
+        if r.record.phase != Phase::Evacuating {
+            return;
+        }
+        let Some(wave) = r
+            .record
+            .instances
+            .values()
+            .filter(|i| !i.step.is_settled())
+            .map(|i| i.priority)
+            .max()
+        else {
+            self.finish(now, host, out);
+            return;
+        };
+        let in_flight = r
+            .record
+            .instances
+            .values()
+            .filter(|i| {
+                matches!(
+                    i.step,
+                    InstanceStep::Requested { .. } | InstanceStep::Accepted { .. }
+                )
+            })
+            .count();
+        let room = (policy.max_parallel_evacuations.max(1) as usize).saturating_sub(in_flight);
+        let mut requests = Vec::new();
+        for (id, rec) in r.record.instances.iter_mut() {
+            if requests.len() >= room {
+                break;
+            }
+            if rec.priority != wave {
+                continue;
+            }
+            if let InstanceStep::Planned { target } = &rec.step {
+                let target = target.clone();
+                rec.attempts = rec.attempts.saturating_add(1);
+                rec.tried.insert(target.clone());
+                rec.step = InstanceStep::Requested {
+                    target: target.clone(),
+                    attempt: rec.attempts,
+                };
+                requests.push(Command::EvacuateInstance {
+                    instance: id.clone(),
+                    from: host.clone(),
+                    to: target,
+                    attempt: rec.attempts,
+                });
+            }
+        }
+        if !requests.is_empty() {
+            self.persist(now, host, out);
+            out.extend(requests);
+        }
+    }
+
+    /// Every instance is settled: Done or Partial, reported.
+    fn finish(&mut self, now: Timestamp, host: &HostName, out: &mut Vec<Command>) {
+        let Some(r) = self.recoveries.get_mut(host) else {
+            return;
+        };
+        let mut recovered = BTreeMap::new();
+        let mut given_up = BTreeMap::new();
+        for (id, i) in &r.record.instances {
+            match &i.step {
+                InstanceStep::Recovered { host } => {
+                    recovered.insert(id.clone(), host.clone());
+                }
+                InstanceStep::GivenUp { reason } => {
+                    given_up.insert(id.clone(), reason.clone());
+                }
+                InstanceStep::Planned { .. }
+                | InstanceStep::Requested { .. }
+                | InstanceStep::Accepted { .. } => {}
+            }
+        }
+        let outcome = if given_up.is_empty() {
+            Outcome::Done
+        } else {
+            Outcome::Partial
+        };
+        r.record.phase = Phase::Finished;
+        r.record.outcome = Some(outcome);
+        let summary = RecoverySummary {
+            id: r.record.id.clone(),
+            outcome,
+            recovered,
+            given_up,
+            finished_at: now,
+        };
+        let returned = r.host_returned;
+        self.persist(now, host, out);
+        out.push(Command::RecoveryFinished(summary));
+        if returned {
+            self.begin_return(now, host, out);
+        }
+    }
+
+    /// The host is healthy again (its compute reports): return it to service, or
+    /// remember it for when the recovery finishes.
+    pub(crate) fn on_host_returned(
+        &mut self,
+        now: Timestamp,
+        host: HostName,
+        out: &mut Vec<Command>,
+    ) {
+        let Some(r) = self.recoveries.get_mut(&host) else {
+            return;
+        };
+        match r.record.phase {
+            Phase::Finished => self.begin_return(now, &host, out),
+            Phase::Fencing | Phase::MarkingDown | Phase::Evacuating => r.host_returned = true,
+            Phase::Returning | Phase::Closed => {}
+        }
+    }
+
+    /// Lift forced_down, and re-enable only if lazarus disabled the host.
+    pub(crate) fn begin_return(&mut self, now: Timestamp, host: &HostName, out: &mut Vec<Command>) {
+        let Some(r) = self.recoveries.get_mut(host) else {
+            return;
+        };
+        r.record.phase = Phase::Returning;
+        let enable = !r.record.nova.disabled_by_others;
+        self.persist(now, host, out);
+        out.push(Command::ReturnHostToService {
+            host: host.clone(),
+            enable,
+        });
+    }
+
+    /// Nova answered the return to service.
+    pub(crate) fn on_returned_to_service(
+        &mut self,
+        now: Timestamp,
+        host: HostName,
+        result: Result<(), crate::event::NovaError>,
+        out: &mut Vec<Command>,
+    ) {
+        let Some(r) = self.recoveries.get_mut(&host) else {
+            return;
+        };
+        if r.record.phase != Phase::Returning {
+            return;
+        }
+        match result {
+            Ok(()) => {
+                r.record.phase = Phase::Closed;
+                self.persist(now, &host, out);
+                self.close(&host);
+            }
+            Err(e) => {
+                let needs_person = match &e {
+                    crate::event::NovaError::BadRequest(_) => false,
+                    other => !other.is_retryable(),
+                };
+                if needs_person {
+                    out.push(Command::RaiseAlert(Alert::host(
+                        Severity::Error,
+                        AlertKind::ReturnToServiceFailed,
+                        &host,
+                        format!("returning {host} to service failed ({e}); retrying later"),
+                    )));
+                }
+                let at = now.saturating_add(self.config.workflow.return_retry);
+                self.schedule(at, TimerPurpose::ReturnRetry(host), out);
+            }
+        }
+    }
+
+    /// Timer: try the return to service again.
+    pub(crate) fn on_return_retry(&mut self, host: &HostName, out: &mut Vec<Command>) {
+        if let Some(r) = self.recoveries.get(host) {
+            if r.record.phase == Phase::Returning {
+                out.push(Command::ReturnHostToService {
+                    host: host.clone(),
+                    enable: !r.record.nova.disabled_by_others,
+                });
+            }
+        }
+    }
+
+    /// An operator asked for the host's return.
+    pub(crate) fn on_operator_requested_return(
+        &mut self,
+        now: Timestamp,
+        host: HostName,
+        operator: String,
+        out: &mut Vec<Command>,
+    ) {
+        match self.recoveries.get(&host).map(|r| r.record.phase) {
+            Some(Phase::Finished) => self.begin_return(now, &host, out),
+            Some(Phase::Returning) => self.on_return_retry(&host, out),
+            Some(phase @ (Phase::Fencing | Phase::MarkingDown | Phase::Evacuating)) => {
+                out.push(Command::RaiseAlert(Alert::host(
+                    Severity::Warning,
+                    AlertKind::ReturnToServiceFailed,
+                    &host,
+                    format!("{operator} asked to return {host} to service while its recovery is at {phase:?}; it returns when the recovery finishes"),
+                )));
+                if let Some(r) = self.recoveries.get_mut(&host) {
+                    r.host_returned = true;
+                }
+            }
+            Some(Phase::Closed) | None => self.enable_if_process_disabled(now, &host, out),
+        }
+    }
+
+    /// Ends a recovery: forgets it, its timers, and hands the host back to the
+    /// detector (judged again from its next heartbeat).
+    pub(crate) fn close(&mut self, host: &HostName) {
+        self.recoveries.remove(host);
+        self.detector.set_under_recovery(host, false);
+        self.timers.forget(|p| match p {
+            TimerPurpose::PowerRead(h)
+            | TimerPurpose::FenceRetry(h)
+            | TimerPurpose::WatchdogPromise(h)
+            | TimerPurpose::MarkDownRetry(h)
+            | TimerPurpose::CheckInstance(h, _)
+            | TimerPurpose::ReturnRetry(h) => h == host,
+            TimerPurpose::DetectorTick | TimerPurpose::ProcessGrace(_, _) => false,
+        });
+    }
+
+    /// Abandons a recovery before fencing: the host was heard from again.
+    pub(crate) fn abort(
+        &mut self,
+        now: Timestamp,
+        host: &HostName,
+        why: &str,
+        out: &mut Vec<Command>,
+    ) {
+        let Some(r) = self.recoveries.get_mut(host) else {
+            return;
+        };
+        r.record.phase = Phase::Closed;
+        r.record.outcome = Some(Outcome::Aborted);
+        let id = r.record.id.clone();
+        self.persist(now, host, out);
+        out.push(Command::RaiseAlert(Alert::host(
+            Severity::Warning,
+            AlertKind::RecoveryAborted,
+            host,
+            format!("recovery {id} called off before fencing: {why}"),
+        )));
+        self.close(host);
+    }
+
+    /// Continues a persisted recovery after a restart.
+    pub(crate) fn resume_recovery(
+        &mut self,
+        now: Timestamp,
+        record: RecoveryRecord,
+        out: &mut Vec<Command>,
+    ) {
+        if record.phase == Phase::Closed {
+            return;
+        }
+        let host = record.id.host.clone();
+        let phase = record.phase;
+        self.detector.set_under_recovery(&host, true);
+        self.recoveries.insert(host.clone(), Recovery::new(record));
+        match phase {
+            Phase::Fencing => self.resume_fencing(now, &host, out),
+            Phase::MarkingDown => self.command_mark_down(&host, out),
+            Phase::Evacuating => {
+                let mut checks = Vec::new();
+                if let Some(r) = self.recoveries.get_mut(&host) {
+                    for (id, i) in &r.record.instances {
+                        if matches!(
+                            i.step,
+                            InstanceStep::Requested { .. } | InstanceStep::Accepted { .. }
+                        ) {
+                            r.awaiting_check.insert(id.clone());
+                            r.accepted_at.insert(id.clone(), now);
+                            checks.push(Command::CheckInstance {
+                                instance: id.clone(),
+                            });
+                        }
+                    }
+                }
+                out.extend(checks);
+                self.dispatch_wave(now, &host, out);
+            }
+            Phase::Finished => {}
+            Phase::Returning => self.on_return_retry(&host, out),
+            Phase::Closed => {}
+        }
+    }
+}
