@@ -1,0 +1,1 @@
+//! lazarus HTTP API (work in progress).
