@@ -1,7 +1,9 @@
 //! What a run, or a sweep of runs, produced.
 
+use crate::history::History;
 use crate::invariants::Violation;
 use crate::log::EventLog;
+use crate::world::World;
 
 /// Counters of one run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,6 +45,11 @@ pub struct SimOutcome {
     pub event_log: EventLog,
     /// Counters.
     pub stats: Stats,
+    /// What the controller did that the invariants look back on (evacuations with the
+    /// truth about their source, alerts, recovery reports).
+    pub history: History,
+    /// The world as the run left it.
+    pub world: World,
 }
 
 /// The result of a sweep of seeds.

@@ -296,13 +296,19 @@ impl<'c> Sim<'c> {
             violations: self.violations,
             event_log: self.log,
             stats: self.stats,
+            history: self.history,
+            world: self.world,
         }
     }
 
     fn is_quiet(&self, now: u64) -> bool {
         now.saturating_sub(self.last_action_ms) >= self.config.quiet_ms
             && self.world.hosts.iter().all(|h| h.is_up())
-            && self.controller.engine.is_some()
+            && self
+                .controller
+                .engine
+                .as_ref()
+                .is_some_and(|e| e.recoveries().all(|r| r.phase == Phase::Closed))
             && !self.world.nova.migrations.iter().any(|m| {
                 matches!(
                     m.status,
@@ -938,9 +944,7 @@ impl<'c> Sim<'c> {
             self.stats.commands += 1;
             match &cmd {
                 Command::ScheduleTimer { .. } => {}
-                Command::Persist(_) | Command::RaiseAlert(_) | Command::RecoveryFinished(_) => {
-                    self.last_action_ms = now
-                }
+                Command::RaiseAlert(_) | Command::RecoveryFinished(_) => self.last_action_ms = now,
                 _ => {
                     self.last_action_ms = now;
                     self.log
@@ -1289,9 +1293,17 @@ impl<'c> Sim<'c> {
                 let transport = self.nova_transport();
                 let d = match transport {
                     Transport::Ok(d) => d,
-                    // A failed read is simply not answered; the engine's own timers
-                    // poll again.
-                    Transport::ServerError | Transport::Timeout { .. } => return,
+                    // The engine has no event for a failed read, so the runtime's
+                    // client retries the GET itself (for as long as it lives).
+                    Transport::ServerError | Transport::Timeout { .. } => {
+                        if epoch != self.controller.epoch {
+                            return;
+                        }
+                        let retry = self.rng.range(2_000, 5_000);
+                        self.queue
+                            .after(retry, Happening::Arrive(epoch, Call::Check { instance }));
+                        return;
+                    }
                 };
                 let obs = match self.world.nova.instances.get(&instance) {
                     Some(s) => InstanceObservation {

@@ -1,0 +1,282 @@
+//! One scenario per fault kind, with what must (and must not) happen.
+
+use lazarus_core::alert::{AlertKind, Severity};
+use lazarus_core::HostName;
+use lazarus_sim::world::{BmcFault, PartitionKind};
+use lazarus_sim::{run_seed, Fault, FaultPlan, ScheduledFault, SimConfig, SimOutcome};
+
+const VICTIM: usize = 1;
+
+fn victim() -> HostName {
+    HostName::from("cmp-01")
+}
+
+fn run(faults: Vec<(u64, Fault)>, watchdog: bool) -> SimOutcome {
+    let config = SimConfig {
+        watchdog_share: if watchdog { 1.0 } else { 0.0 },
+        plan: Some(FaultPlan::of(
+            faults
+                .into_iter()
+                .map(|(at_ms, fault)| ScheduledFault { at_ms, fault })
+                .collect(),
+        )),
+        full_log: true,
+        ..SimConfig::default()
+    };
+    let outcome = run_seed(11, &config);
+    assert!(
+        outcome.violations.is_empty(),
+        "{:?}\n{}",
+        outcome.violations,
+        outcome.event_log.render()
+    );
+    outcome
+}
+
+fn evacuations_from(o: &SimOutcome, host: &HostName) -> usize {
+    o.history
+        .evacuations
+        .iter()
+        .filter(|e| &e.from == host)
+        .count()
+}
+
+fn victim_instances_run_elsewhere(o: &SimOutcome) -> bool {
+    let w = &o.world;
+    let v = w.host_index(&victim()).unwrap();
+    w.nova
+        .instances
+        .iter()
+        .filter(|(id, _)| id.as_str().starts_with("vm-01-"))
+        .all(|(id, s)| {
+            s.vm_state != lazarus_core::model::VmState::Active
+                || (s.host != v && w.live_copies(id) == vec![s.host])
+        })
+}
+
+#[test]
+fn a_partitioned_host_is_never_fenced() {
+    for kind in [
+        PartitionKind::ControllerOnly,
+        PartitionKind::HostToController,
+        PartitionKind::ControllerToHost,
+    ] {
+        for watchdog in [false, true] {
+            let o = run(
+                vec![(
+                    20_000,
+                    Fault::Partition {
+                        host: VICTIM,
+                        kind,
+                        duration_ms: 150_000,
+                    },
+                )],
+                watchdog,
+            );
+            assert_eq!(o.stats.power_offs, 0, "{kind:?}\n{}", o.event_log.render());
+            assert_eq!(o.stats.watchdog_resets, 0, "{kind:?}");
+            assert_eq!(evacuations_from(&o, &victim()), 0, "{kind:?}");
+        }
+    }
+}
+
+#[test]
+fn a_crashed_host_is_fenced_and_its_instances_recovered() {
+    let o = run(
+        vec![(
+            20_000,
+            Fault::HostCrash {
+                host: VICTIM,
+                reboot_after_ms: None,
+            },
+        )],
+        false,
+    );
+    assert!(o.stats.power_offs >= 1);
+    assert!(evacuations_from(&o, &victim()) >= 1);
+    assert!(o.stats.recoveries_finished >= 1, "{}", o.event_log.render());
+    assert!(
+        victim_instances_run_elsewhere(&o),
+        "{}",
+        o.event_log.render()
+    );
+    // Returned to service after the heal: not forced down, enabled.
+    let s = &o.world.nova.services[VICTIM];
+    assert!(
+        !s.forced_down && !s.disabled,
+        "{s:?}\n{}",
+        o.event_log.render()
+    );
+}
+
+#[test]
+fn a_totally_partitioned_watchdog_host_resets_itself_before_its_instances_move() {
+    let o = run(
+        vec![(
+            20_000,
+            Fault::Partition {
+                host: VICTIM,
+                kind: PartitionKind::Total,
+                duration_ms: 200_000,
+            },
+        )],
+        true,
+    );
+    assert!(o.stats.watchdog_resets >= 1, "{}", o.event_log.render());
+    assert!(evacuations_from(&o, &victim()) >= 1);
+    assert!(o.history.evacuations.iter().all(|e| e.source.is_fenced()));
+}
+
+#[test]
+fn a_controller_crash_at_each_step_of_a_recovery_causes_no_double_evacuation() {
+    for after_persists in 0..8 {
+        let o = run(
+            vec![
+                (
+                    20_000,
+                    Fault::HostCrash {
+                        host: VICTIM,
+                        reboot_after_ms: None,
+                    },
+                ),
+                (
+                    21_000,
+                    Fault::ControllerCrash {
+                        after_persists,
+                        down_ms: 4_000,
+                    },
+                ),
+            ],
+            false,
+        );
+        assert_eq!(o.stats.controller_crashes, 1, "k={after_persists}");
+        assert!(
+            victim_instances_run_elsewhere(&o),
+            "k={after_persists}\n{}",
+            o.event_log.render()
+        );
+    }
+}
+
+#[test]
+fn a_mute_bmc_leads_to_no_evacuation_and_a_critical_alert() {
+    let o = run(
+        vec![
+            (
+                5_000,
+                Fault::Bmc {
+                    host: VICTIM,
+                    fault: BmcFault::Mute,
+                    duration_ms: 400_000,
+                },
+            ),
+            (
+                20_000,
+                Fault::HostCrash {
+                    host: VICTIM,
+                    reboot_after_ms: None,
+                },
+            ),
+        ],
+        false,
+    );
+    let during_faults = |ms: u64| ms < 240_000;
+    assert!(!o
+        .history
+        .evacuations
+        .iter()
+        .any(|e| e.from == victim() && during_faults(e.at_ms)));
+    assert!(
+        o.history.alerts.iter().any(|(at, a)| during_faults(*at)
+            && a.severity == Severity::Critical
+            && a.host.as_ref() == Some(&victim())),
+        "{}",
+        o.event_log.render()
+    );
+}
+
+#[test]
+fn a_power_loss_takes_the_bmc_with_it_and_nothing_is_evacuated_unconfirmed() {
+    let o = run(vec![(20_000, Fault::PowerLoss { host: VICTIM })], false);
+    assert!(o
+        .history
+        .evacuations
+        .iter()
+        .filter(|e| e.at_ms < 240_000)
+        .all(|e| e.from != victim()));
+    assert!(o
+        .history
+        .alerts
+        .iter()
+        .any(|(_, a)| a.severity == Severity::Critical && a.host.as_ref() == Some(&victim())));
+}
+
+#[test]
+fn nova_errors_and_timeouts_during_a_recovery_still_recover_once() {
+    let o = run(
+        vec![
+            (
+                15_000,
+                Fault::NovaErrors {
+                    duration_ms: 120_000,
+                },
+            ),
+            (
+                20_000,
+                Fault::HostCrash {
+                    host: VICTIM,
+                    reboot_after_ms: Some(200_000),
+                },
+            ),
+        ],
+        false,
+    );
+    assert!(
+        victim_instances_run_elsewhere(&o),
+        "{}",
+        o.event_log.render()
+    );
+}
+
+#[test]
+fn a_controller_cut_off_from_every_host_fences_nobody() {
+    let o = run(
+        vec![(
+            20_000,
+            Fault::ControllerIsolated {
+                duration_ms: 60_000,
+            },
+        )],
+        false,
+    );
+    assert_eq!(o.stats.power_offs, 0, "{}", o.event_log.render());
+    assert!(o.history.evacuations.is_empty());
+    assert!(o
+        .history
+        .alerts
+        .iter()
+        .any(|(_, a)| a.kind == AlertKind::StormGuardEngaged));
+}
+
+#[test]
+fn a_crashed_guest_is_reset_on_its_host() {
+    let o = run(
+        vec![(
+            20_000,
+            Fault::GuestCrash {
+                instance: "vm-02-1".into(),
+            },
+        )],
+        false,
+    );
+    let id = "vm-02-1".into();
+    let s = &o.world.nova.instances[&id];
+    if o.world.cluster.instance(&id).unwrap().is_protected() {
+        assert_eq!(
+            o.world.live_copies(&id),
+            vec![s.host],
+            "{}",
+            o.event_log.render()
+        );
+    }
+}
