@@ -5,7 +5,6 @@
 //! that carries out its effect, and each is idempotent: see `docs/core.md`.
 
 mod evacuation;
-mod planner_stub;
 mod planning;
 mod record;
 mod recovery;

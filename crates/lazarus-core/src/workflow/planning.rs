@@ -3,11 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::planner_stub as planner;
 use super::InstanceStep;
 use crate::detector::HostHealth;
 use crate::engine::Engine;
 use crate::model::Resources;
+use crate::planner;
 use crate::{HostName, InstanceId};
 
 /// A placement decision for one instance.
