@@ -1,0 +1,253 @@
+//! The detector and the storm guard, as specifications.
+
+mod common;
+
+use common::world::World;
+use common::*;
+use lazarus_core::command::Command;
+use lazarus_core::engine::Engine;
+use lazarus_core::{AlertKind, HostHealth, Severity};
+
+fn names(n: usize) -> Vec<String> {
+    (0..n).map(|k| format!("h{k:02}")).collect()
+}
+
+/// Drives `seconds` of heartbeats: `heard(host, s)` says whether the controller hears
+/// `host` at second `s`; `reaches(from, to, s)` whether `from`'s agent reaches `to`.
+fn drive(
+    w: &mut World,
+    e: &mut Engine,
+    hosts: &[String],
+    from: u64,
+    to: u64,
+    heard: impl Fn(&str, u64) -> bool,
+    reaches: impl Fn(&str, &str, u64) -> bool,
+) {
+    for s in from..=to {
+        w.advance_to(e, secs(s));
+        for a in hosts {
+            if !heard(a, s) {
+                continue;
+            }
+            let peers: Vec<&str> = hosts
+                .iter()
+                .filter(|b| *b != a && reaches(a, b, s))
+                .map(|b| b.as_str())
+                .collect();
+            w.feed(e, hb(a, &peers));
+        }
+    }
+}
+
+fn count(log: &[Command], kind: AlertKind) -> usize {
+    log.iter()
+        .filter(|c| matches!(c, Command::RaiseAlert(a) if a.kind == kind))
+        .count()
+}
+
+fn fenced_or_evacuated(log: &[Command]) -> bool {
+    log.iter().any(|c| {
+        matches!(
+            c,
+            Command::FenceHost { .. }
+                | Command::MarkHostDown { .. }
+                | Command::EvacuateInstance { .. }
+        )
+    })
+}
+
+#[test]
+fn a_partitioned_host_is_never_fenced() {
+    let hosts = names(4);
+    let refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let fx = Fixture::hosts(&refs).instance("i1", "h00");
+    let cluster = fx.cluster.clone();
+    let (mut e, start) = fx.engine();
+    let mut w = World::new(&cluster);
+    w.execute(start);
+    // From 10 s the controller no longer hears h00, but every peer still reaches it.
+    drive(
+        &mut w,
+        &mut e,
+        &hosts,
+        0,
+        600,
+        |a, s| a != "h00" || s < 10,
+        |_, _, _| true,
+    );
+
+    assert_eq!(e.host_health(&h("h00")), Some(HostHealth::Partitioned));
+    let log = w.commands();
+    assert!(
+        !fenced_or_evacuated(&log),
+        "a partitioned host was acted on"
+    );
+    assert!(e.recovery(&h("h00")).is_none());
+    assert_eq!(count(&log, AlertKind::HostPartitioned), 1);
+}
+
+#[test]
+fn a_host_nobody_hears_is_judged_failed_and_fenced() {
+    // The control for the test above: the same silence, but the peers lose it too.
+    let hosts = names(4);
+    let refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let fx = Fixture::hosts(&refs).instance("i1", "h00");
+    let cluster = fx.cluster.clone();
+    let (mut e, start) = fx.engine();
+    let mut w = World::new(&cluster);
+    w.execute(start);
+    drive(
+        &mut w,
+        &mut e,
+        &hosts,
+        0,
+        60,
+        |a, s| a != "h00" || s < 10,
+        |_, b, s| b != "h00" || s < 10,
+    );
+    let log = w.commands();
+    let fence_at = w
+        .log
+        .iter()
+        .find(|(_, c)| matches!(c, Command::FenceHost { .. }))
+        .map(|(at, _)| *at)
+        .expect("fenced");
+    // Last heard at 9 s; failed after 3 missed heartbeats, judged on a 500 ms tick.
+    assert!(
+        fence_at >= secs(12) && fence_at <= secs(13),
+        "fenced at {fence_at}"
+    );
+    assert_eq!(w.evacuated.get(&i("i1")), Some(&1));
+    assert_eq!(count(&log, AlertKind::HostFailed), 1);
+}
+
+#[test]
+fn a_host_without_an_agent_is_not_judged_by_heartbeats() {
+    let hosts = names(4);
+    let refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let fx = Fixture::hosts(&refs).instance("i1", "h00");
+    let cluster = fx.cluster.clone();
+    let (mut e, start) = fx.engine();
+    let mut w = World::new(&cluster);
+    w.execute(start);
+    drive(
+        &mut w,
+        &mut e,
+        &hosts,
+        0,
+        120,
+        |a, _| a != "h00",
+        |_, b, _| b != "h00",
+    );
+    assert_eq!(e.host_health(&h("h00")), Some(HostHealth::Unmonitored));
+    assert!(!fenced_or_evacuated(&w.commands()));
+}
+
+#[test]
+fn the_storm_guard_holds_back_mass_fencing() {
+    let hosts = names(10);
+    let refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let mut fx = Fixture::hosts(&refs);
+    for (k, host) in refs.iter().enumerate() {
+        fx = fx.instance(&format!("i{k}"), host);
+    }
+    let cluster = fx.cluster.clone();
+    let (mut e, start) = fx.engine();
+    let mut w = World::new(&cluster);
+    w.execute(start);
+    // At 10 s the controller loses 7 of 10 hosts at once (it is the one cut off):
+    // the three it still hears cannot reach the others either.
+    let cut = |a: &str| a >= "h03";
+    drive(
+        &mut w,
+        &mut e,
+        &hosts,
+        0,
+        300,
+        |a, s| s < 10 || !cut(a),
+        |_, b, s| s < 10 || !cut(b),
+    );
+    let log = w.commands();
+    assert!(e.storm_engaged());
+    assert!(!fenced_or_evacuated(&log), "acted during a storm");
+    assert_eq!(
+        count(&log, AlertKind::StormGuardEngaged),
+        1,
+        "one alert, not one per tick"
+    );
+    let critical = log.iter().any(|c| {
+        matches!(c, Command::RaiseAlert(a) if a.kind == AlertKind::StormGuardEngaged && a.severity == Severity::Critical)
+    });
+    assert!(critical);
+
+    // The cut heals: judgement resumes, and nobody was fenced.
+    drive(
+        &mut w,
+        &mut e,
+        &hosts,
+        301,
+        330,
+        |_, _| true,
+        |_, _, _| true,
+    );
+    assert!(!e.storm_engaged());
+    assert_eq!(count(&w.commands(), AlertKind::StormGuardReleased), 1);
+    assert!(!fenced_or_evacuated(&w.commands()));
+    assert_eq!(e.host_health(&h("h05")), Some(HostHealth::Up));
+}
+
+#[test]
+fn the_fence_cap_holds_back_more_failures_than_it_allows() {
+    // 20 hosts, 6 die together: 30 % is not above the storm share, but 6 fences
+    // exceed the cap of 5 per window, so none is fenced.
+    let hosts = names(20);
+    let refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let fx = Fixture::hosts(&refs);
+    let cluster = fx.cluster.clone();
+    let (mut e, start) = fx.engine();
+    let mut w = World::new(&cluster);
+    w.execute(start);
+    let dead = |a: &str| a < "h06";
+    drive(
+        &mut w,
+        &mut e,
+        &hosts,
+        0,
+        120,
+        |a, s| s < 10 || !dead(a),
+        |_, b, s| s < 10 || !dead(b),
+    );
+    let log = w.commands();
+    assert!(!e.storm_engaged());
+    assert!(!fenced_or_evacuated(&log));
+    assert_eq!(count(&log, AlertKind::FenceCapReached), 1);
+    assert_eq!(e.recoveries().count(), 0);
+}
+
+#[test]
+fn failures_within_the_cap_are_all_fenced() {
+    // The control: 5 of 20 die together, within the cap.
+    let hosts = names(20);
+    let refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let fx = Fixture::hosts(&refs);
+    let cluster = fx.cluster.clone();
+    let (mut e, start) = fx.engine();
+    let mut w = World::new(&cluster);
+    w.execute(start);
+    let dead = |a: &str| a < "h05";
+    drive(
+        &mut w,
+        &mut e,
+        &hosts,
+        0,
+        120,
+        |a, s| s < 10 || !dead(a),
+        |_, b, s| s < 10 || !dead(b),
+    );
+    let fences = w
+        .commands()
+        .iter()
+        .filter(|c| matches!(c, Command::FenceHost { attempt: 1, .. }))
+        .count();
+    assert_eq!(fences, 5);
+}
