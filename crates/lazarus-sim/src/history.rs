@@ -16,15 +16,16 @@ pub struct SourceTruth {
     /// The instance's guest really runs there.
     pub guest_running: bool,
     /// The host stopped its guests (power off, crash, watchdog reset) after the last
-    /// heartbeat the controller heard from it.
-    pub reset_since_last_heard: bool,
+    /// heartbeat the controller heard from it before its recovery began (the recovery
+    /// record's `fence.last_heartbeat`), so whatever it ran then is gone.
+    pub reset_since_failure: bool,
 }
 
 impl SourceTruth {
-    /// Whether the host was really fenced: off, crashed, or reset since it was last
-    /// heard (so nothing it ran then still runs).
+    /// Whether the host was really fenced: off, crashed, or reset since the failure
+    /// (so nothing it ran then still runs).
     pub fn is_fenced(&self) -> bool {
-        !self.powered || !self.os_up || self.reset_since_last_heard
+        !self.powered || !self.os_up || self.reset_since_failure
     }
 }
 
@@ -61,6 +62,9 @@ pub struct EvacuationCommand {
     pub source: SourceTruth,
     /// The instance's latest evacuation in Nova before this one, if any.
     pub prior: Option<PriorEvacuation>,
+    /// The store held, when the command was issued, a recovery record of `from` with
+    /// this instance at step `Requested` for this target and attempt (write-ahead).
+    pub written_ahead: bool,
 }
 
 /// Everything the invariants look back on.

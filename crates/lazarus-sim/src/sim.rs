@@ -11,7 +11,7 @@ use lazarus_core::event::{
     PowerState, Process, ProcessState,
 };
 use lazarus_core::model::{Cluster, VmState};
-use lazarus_core::workflow::{FenceConfirmation, Phase};
+use lazarus_core::workflow::{FenceConfirmation, InstanceStep, Phase};
 use lazarus_core::{Command, Event, HostName, InstanceId, Timestamp};
 
 use crate::config::SimConfig;
@@ -133,6 +133,8 @@ struct Controller {
     /// Writes still let through before an armed crash.
     crash_after: Option<u32>,
     down_ms: u64,
+    /// Controllers started so far.
+    starts: u32,
 }
 
 /// One run in progress.
@@ -148,7 +150,8 @@ pub(crate) struct Sim<'c> {
     log: EventLog,
     stats: Stats,
     violations: Vec<Violation>,
-    last_heard_ms: Vec<Option<u64>>,
+    /// When the controller heard each host's heartbeats, in order.
+    heard: Vec<Vec<u64>>,
     pending_failures: Vec<Vec<InstanceFailure>>,
     nova_faulty: u32,
     healing: bool,
@@ -190,12 +193,13 @@ impl<'c> Sim<'c> {
                 store: Default::default(),
                 crash_after: None,
                 down_ms: 0,
+                starts: 0,
             },
             history: History::default(),
             log: EventLog::new(config.full_log),
             stats: Stats::default(),
             violations: Vec::new(),
-            last_heard_ms: vec![Some(0); n],
+            heard: vec![vec![0]; n],
             pending_failures: vec![Vec::new(); n],
             nova_faulty: 0,
             healing: false,
@@ -822,7 +826,8 @@ impl<'c> Sim<'c> {
     fn start_controller(&mut self) {
         let now = self.now();
         self.controller.epoch += 1;
-        let cluster = if self.controller.epoch == 1 {
+        self.controller.starts += 1;
+        let cluster = if self.controller.starts == 1 {
             self.initial.clone()
         } else {
             self.cluster_from_nova()
@@ -833,7 +838,7 @@ impl<'c> Sim<'c> {
             now.as_millis(),
             format!(
                 "controller #{} starts, resuming from {} persisted record(s)",
-                self.controller.epoch,
+                self.controller.starts,
                 records.len()
             ),
         );
@@ -869,8 +874,8 @@ impl<'c> Sim<'c> {
         let now = self.now();
         if let Event::HeartbeatReceived(hb) = &event {
             if let Some(h) = self.world.host_index(&hb.host) {
-                if let Some(slot) = self.last_heard_ms.get_mut(h) {
-                    *slot = Some(now.as_millis());
+                if let Some(log) = self.heard.get_mut(h) {
+                    log.push(now.as_millis());
                 }
             }
         } else if !matches!(event, Event::TimerFired(_) | Event::NovaServiceObserved(_)) {
@@ -992,6 +997,9 @@ impl<'c> Sim<'c> {
                     if let Some(v) = invariants::one_recovery_per_failure(&ev) {
                         self.violations.push(v);
                     }
+                    if let Some(v) = invariants::every_evacuation_is_written_ahead(&ev) {
+                        self.violations.push(v);
+                    }
                     self.history.evacuations.push(ev);
                     match self.world.host_index(&to) {
                         Some(t) => self.send(
@@ -1093,6 +1101,23 @@ impl<'c> Sim<'c> {
         to: &HostName,
         attempt: u32,
     ) -> EvacuationCommand {
+        let record = match self
+            .controller
+            .store
+            .get(&RecordKey::Recovery(from.clone()))
+        {
+            Some(Record::Recovery(r)) => Some(r),
+            Some(Record::ProcessDisable(_)) | None => None,
+        };
+        let written_ahead = record.is_some_and(|r| {
+            r.instances.get(instance).is_some_and(|i| {
+                i.step
+                    == InstanceStep::Requested {
+                        target: to.clone(),
+                        attempt,
+                    }
+            })
+        });
         let src = self.world.host_index(from);
         let source = src
             .and_then(|h| self.world.hosts.get(h).map(|x| (h, x)))
@@ -1101,15 +1126,32 @@ impl<'c> Sim<'c> {
                     powered: false,
                     os_up: false,
                     guest_running: false,
-                    reset_since_last_heard: true,
+                    reset_since_failure: true,
                 },
                 |(h, x)| {
-                    let heard = self.last_heard_ms.get(h).copied().flatten().unwrap_or(0);
+                    // The last heartbeat heard before the recovery began, by the
+                    // simulator's own account (not only the engine's claim).
+                    let heard_log = self.heard.get(h).map(Vec::as_slice).unwrap_or(&[]);
+                    let heard = match &record {
+                        Some(r) => {
+                            let start = r.id.started_at.as_millis();
+                            let before = heard_log.partition_point(|t| *t <= start);
+                            let sim_heard = before
+                                .checked_sub(1)
+                                .and_then(|i| heard_log.get(i))
+                                .copied()
+                                .unwrap_or(0);
+                            let engine_heard =
+                                r.fence.last_heartbeat.map_or(0, Timestamp::as_millis);
+                            sim_heard.max(engine_heard)
+                        }
+                        None => heard_log.last().copied().unwrap_or(0),
+                    };
                     SourceTruth {
                         powered: x.powered,
                         os_up: x.os_up,
                         guest_running: x.runs(instance),
-                        reset_since_last_heard: x.last_reset_ms.is_some_and(|r| r >= heard),
+                        reset_since_failure: x.last_reset_ms.is_some_and(|r| r >= heard),
                     }
                 },
             );
@@ -1145,6 +1187,7 @@ impl<'c> Sim<'c> {
             attempt,
             source,
             prior,
+            written_ahead,
         }
     }
 

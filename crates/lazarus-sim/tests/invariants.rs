@@ -1,13 +1,17 @@
 //! The invariant checkers catch the violations they exist for, and stay quiet when
 //! nothing is wrong: each is fed a crafted trace.
 
+// Helpers outside #[test] functions too: a panic here is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use lazarus_core::alert::{Alert, AlertKind, Severity};
 use lazarus_core::model::{Capacity, Cluster, Host, Instance, Resources, Segment, VmState};
 use lazarus_core::{HostName, InstanceId};
 use lazarus_sim::history::{EvacuationCommand, History, PriorEvacuation, SourceTruth};
 use lazarus_sim::invariants::{
-    after_heal_every_protected_instance_runs_or_has_a_reason, never_two_live_copies_of_an_instance,
-    no_evacuation_of_an_unfenced_host, one_recovery_per_failure,
+    after_heal_every_protected_instance_runs_or_has_a_reason, every_evacuation_is_written_ahead,
+    never_two_live_copies_of_an_instance, no_evacuation_of_an_unfenced_host,
+    one_recovery_per_failure,
 };
 use lazarus_sim::world::{GuestState, World};
 
@@ -36,6 +40,7 @@ fn evacuation(source: SourceTruth, prior: Option<PriorEvacuation>) -> Evacuation
         attempt: 1,
         source,
         prior,
+        written_ahead: true,
     }
 }
 
@@ -43,7 +48,7 @@ const LIVE: SourceTruth = SourceTruth {
     powered: true,
     os_up: true,
     guest_running: true,
-    reset_since_last_heard: false,
+    reset_since_failure: false,
 };
 
 #[test]
@@ -67,7 +72,7 @@ fn evacuating_from_a_host_that_is_off_crashed_or_reset_is_fine() {
             ..LIVE
         },
         SourceTruth {
-            reset_since_last_heard: true,
+            reset_since_failure: true,
             guest_running: false,
             ..LIVE
         },
@@ -230,4 +235,20 @@ fn an_instance_in_error_is_caught_even_if_it_was_stopped() {
     );
     assert_eq!(v.len(), 1);
     assert!(v[0].detail.contains("ERROR"));
+}
+
+#[test]
+fn an_evacuation_commanded_before_its_step_was_persisted_is_caught() {
+    let off = SourceTruth {
+        powered: false,
+        ..LIVE
+    };
+    assert_eq!(
+        every_evacuation_is_written_ahead(&evacuation(off, None)),
+        None
+    );
+    let mut ev = evacuation(off, None);
+    ev.written_ahead = false;
+    let v = every_evacuation_is_written_ahead(&ev).expect("not written ahead");
+    assert!(v.detail.contains("vm1"));
 }

@@ -1,5 +1,8 @@
 //! One scenario per fault kind, with what must (and must not) happen.
 
+// Helpers outside #[test] functions too: a panic here is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use lazarus_core::alert::{AlertKind, Severity};
 use lazarus_core::HostName;
 use lazarus_sim::world::{BmcFault, PartitionKind};

@@ -3,6 +3,7 @@
 //! after every event and the final one after the heal phase.
 
 mod after_heal_every_protected_instance_runs_or_has_a_reason;
+mod every_evacuation_is_written_ahead;
 mod never_two_live_copies_of_an_instance;
 mod no_evacuation_of_an_unfenced_host;
 mod one_recovery_per_failure;
@@ -10,6 +11,7 @@ mod one_recovery_per_failure;
 use std::fmt;
 
 pub use after_heal_every_protected_instance_runs_or_has_a_reason::after_heal_every_protected_instance_runs_or_has_a_reason;
+pub use every_evacuation_is_written_ahead::every_evacuation_is_written_ahead;
 pub use never_two_live_copies_of_an_instance::never_two_live_copies_of_an_instance;
 pub use no_evacuation_of_an_unfenced_host::no_evacuation_of_an_unfenced_host;
 pub use one_recovery_per_failure::one_recovery_per_failure;
