@@ -42,6 +42,8 @@ pub struct Cluster {
     instances_by_host: BTreeMap<HostName, BTreeSet<InstanceId>>,
     #[serde(skip)]
     instances_by_group: BTreeMap<ServerGroupId, BTreeSet<InstanceId>>,
+    #[serde(skip)]
+    hosts_by_segment: BTreeMap<SegmentId, BTreeSet<HostName>>,
 }
 
 impl Cluster {
@@ -70,6 +72,10 @@ impl Cluster {
             }
         }
         self.instances_by_host.entry(host.name.clone()).or_default();
+        self.hosts_by_segment
+            .entry(host.segment.clone())
+            .or_default()
+            .insert(host.name.clone());
         self.hosts.insert(host.name.clone(), host);
         Ok(())
     }
@@ -197,12 +203,17 @@ impl Cluster {
         self.instances.values()
     }
 
-    /// The hosts of one segment, by name.
+    /// The hosts of one segment, by name (indexed: costs the segment's size, not the
+    /// cluster's).
     pub fn hosts_in_segment<'a>(
         &'a self,
-        segment: &'a SegmentId,
+        segment: &SegmentId,
     ) -> impl Iterator<Item = &'a Host> + 'a {
-        self.hosts.values().filter(move |h| &h.segment == segment)
+        self.hosts_by_segment
+            .get(segment)
+            .into_iter()
+            .flat_map(|names| names.iter())
+            .filter_map(|name| self.hosts.get(name))
     }
 
     /// The instances on one host, by id.
@@ -237,13 +248,18 @@ impl Cluster {
         self.instances.len()
     }
 
-    /// Rebuilds the host and group indexes after deserialisation (they are not
-    /// serialised).
+    /// Rebuilds the host, group and segment indexes after deserialisation (they are
+    /// not serialised).
     pub fn reindex(&mut self) {
         self.instances_by_host.clear();
         self.instances_by_group.clear();
-        for h in self.hosts.keys() {
-            self.instances_by_host.entry(h.clone()).or_default();
+        self.hosts_by_segment.clear();
+        for h in self.hosts.values() {
+            self.instances_by_host.entry(h.name.clone()).or_default();
+            self.hosts_by_segment
+                .entry(h.segment.clone())
+                .or_default()
+                .insert(h.name.clone());
         }
         for i in self.instances.values() {
             self.instances_by_host
@@ -320,6 +336,26 @@ mod tests {
         );
         assert_eq!(c.host(&"a".into()).unwrap().usage, Resources::ZERO);
         assert_eq!(c.host(&"b".into()).unwrap().usage, r);
+    }
+
+    #[test]
+    fn hosts_in_segment_lists_only_that_segments_hosts() {
+        let mut c = cluster();
+        c.upsert_segment(Segment::new("other", "other"));
+        c.upsert_host(Host::new(
+            "c",
+            "other",
+            Capacity::with_default_ratios(1, 1, 1),
+        ))
+        .unwrap();
+        let names = |seg: &str| {
+            c.hosts_in_segment(&seg.into())
+                .map(|h| h.name.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("seg"), vec!["a", "b"]);
+        assert_eq!(names("other"), vec!["c"]);
+        assert!(names("none").is_empty());
     }
 
     #[test]

@@ -61,10 +61,13 @@ struct Pool<'a> {
     hosts: usize,
 }
 
-/// The two pools of one segment.
+/// The two pools of one segment, and where its candidates sit in the host list.
 #[derive(Debug, Default)]
 struct SegmentPools<'a> {
     pools: [Pool<'a>; 2],
+    /// Its candidates are `hosts[first..first + len]`, in name order.
+    first: usize,
+    len: usize,
 }
 
 /// What a search must respect besides capacity.
@@ -98,73 +101,81 @@ pub(super) struct Miss {
 /// The candidate hosts of the segments a plan touches.
 #[derive(Debug)]
 pub(super) struct Candidates<'a> {
+    cluster: &'a Cluster,
+    /// Segment by segment, each in host name order, so within a segment the index order
+    /// is the name order (the final tie-break).
     hosts: Vec<Candidate<'a>>,
-    by_name: BTreeMap<&'a HostName, HostIdx>,
     segments: Vec<SegmentPools<'a>>,
     segment_index: BTreeMap<&'a SegmentId, usize>,
 }
 
 impl<'a> Candidates<'a> {
     /// Indexes every host of `segments` that may receive instances: not failed, not
-    /// unavailable, not on maintenance. One pass over the cluster's hosts.
+    /// unavailable, not on maintenance. Costs the size of those segments only.
     pub fn build(req: &PlanRequest<'a>, segments: &BTreeSet<&'a SegmentId>) -> Self {
         let cluster: &'a Cluster = req.cluster;
         let segment_index: BTreeMap<&'a SegmentId, usize> =
             segments.iter().enumerate().map(|(i, s)| (*s, i)).collect();
-        let mut segs: Vec<SegmentPools<'a>> =
-            segments.iter().map(|_| SegmentPools::default()).collect();
+        let mut segs: Vec<SegmentPools<'a>> = Vec::with_capacity(segments.len());
         let mut hosts = Vec::new();
-        let mut by_name = BTreeMap::new();
-        for host in cluster.hosts() {
-            let Some(&segment) = segment_index.get(&host.segment) else {
-                continue;
+        for (segment, id) in segments.iter().enumerate() {
+            let mut pools = SegmentPools {
+                first: hosts.len(),
+                ..SegmentPools::default()
             };
-            if host.on_maintenance
-                || req.failed_hosts.contains(&host.name)
-                || req.unavailable_hosts.contains(&host.name)
-            {
-                continue;
-            }
-            let Ok(idx) = HostIdx::try_from(hosts.len()) else {
-                break;
-            };
-            let free = match req.in_flight.get(&host.name) {
-                Some(claimed) => host.free().saturating_sub(*claimed),
-                None => host.free(),
-            };
-            let kind = if host.reserved {
-                PoolKind::Reserved
-            } else {
-                PoolKind::Ordinary
-            };
-            let pool = &mut segs[segment].pools[kind.slot()];
-            let az = host.availability_zone.as_str();
-            let zone = match pool.zones.iter().position(|z| z.az == az) {
-                Some(z) => z,
-                None => {
-                    pool.zones.push(Zone {
-                        az,
-                        ranked: BTreeSet::new(),
-                    });
-                    pool.zones.len() - 1
+            for host in cluster.hosts_in_segment(id) {
+                if host.on_maintenance
+                    || req.failed_hosts.contains(&host.name)
+                    || req.unavailable_hosts.contains(&host.name)
+                {
+                    continue;
                 }
-            };
-            pool.zones[zone]
-                .ranked
-                .insert((Reverse(free.memory_mb), idx));
-            pool.hosts += 1;
-            hosts.push(Candidate {
-                host,
-                segment,
-                kind,
-                zone,
-                free,
-            });
-            by_name.insert(&host.name, idx);
+                let Ok(idx) = HostIdx::try_from(hosts.len()) else {
+                    break;
+                };
+                let free = if req.in_flight.is_empty() {
+                    host.free()
+                } else {
+                    match req.in_flight.get(&host.name) {
+                        Some(claimed) => host.free().saturating_sub(*claimed),
+                        None => host.free(),
+                    }
+                };
+                let kind = if host.reserved {
+                    PoolKind::Reserved
+                } else {
+                    PoolKind::Ordinary
+                };
+                let pool = &mut pools.pools[kind.slot()];
+                let az = host.availability_zone.as_str();
+                let zone = match pool.zones.iter().position(|z| z.az == az) {
+                    Some(z) => z,
+                    None => {
+                        pool.zones.push(Zone {
+                            az,
+                            ranked: BTreeSet::new(),
+                        });
+                        pool.zones.len() - 1
+                    }
+                };
+                pool.zones[zone]
+                    .ranked
+                    .insert((Reverse(free.memory_mb), idx));
+                pool.hosts += 1;
+                hosts.push(Candidate {
+                    host,
+                    segment,
+                    kind,
+                    zone,
+                    free,
+                });
+            }
+            pools.len = hosts.len() - pools.first;
+            segs.push(pools);
         }
         Self {
+            cluster,
             hosts,
-            by_name,
             segments: segs,
             segment_index,
         }
@@ -172,7 +183,11 @@ impl<'a> Candidates<'a> {
 
     /// The candidate index of a host, if it may receive instances at all.
     pub fn index_of(&self, name: &HostName) -> Option<HostIdx> {
-        self.by_name.get(name).copied()
+        let host = self.cluster.host(name)?;
+        let seg = &self.segments[*self.segment_index.get(&host.segment)?];
+        let range = &self.hosts[seg.first..seg.first + seg.len];
+        let at = range.binary_search_by(|c| c.host.name.cmp(name)).ok()?;
+        HostIdx::try_from(seg.first + at).ok()
     }
 
     /// A candidate's host.

@@ -132,15 +132,23 @@ impl<'a> Engine<'a> {
                     } else if !instance.is_protected() {
                         self.reject(instance, UnplacedReason::NotProtected);
                     } else {
-                        self.admit(instance, &mut items);
+                        match self.segment_of(&instance.host) {
+                            Ok(segment) => self.admit(instance, segment, &mut items),
+                            Err(reason) => self.reject(instance, reason),
+                        }
                     }
                 }
             }
             None => {
                 for host in self.req.failed_hosts {
+                    let segment = self.segment_of(host);
                     for instance in cluster.instances_on(host) {
-                        if instance.is_protected() {
-                            self.admit(instance, &mut items);
+                        if !instance.is_protected() {
+                            continue;
+                        }
+                        match &segment {
+                            Ok(segment) => self.admit(instance, segment, &mut items),
+                            Err(reason) => self.reject(instance, reason.clone()),
                         }
                     }
                 }
@@ -149,28 +157,30 @@ impl<'a> Engine<'a> {
         items
     }
 
-    /// Checks a protected instance of a failed host before placement.
-    fn admit(&mut self, instance: &'a Instance, items: &mut Vec<Item<'a>>) {
+    /// The enabled segment of a failed host, or why its instances cannot be recovered.
+    fn segment_of(&self, host: &HostName) -> Result<&'a Segment, UnplacedReason> {
         let cluster = self.req.cluster;
-        if !instance.vm_state.is_evacuable() {
-            return self.reject(instance, UnplacedReason::NotEvacuable(instance.vm_state));
+        let host = cluster
+            .host(host)
+            .ok_or_else(|| UnplacedReason::HostUnknown(host.clone()))?;
+        let segment = cluster
+            .segment(&host.segment)
+            .ok_or_else(|| UnplacedReason::SegmentUnknown(host.segment.clone()))?;
+        if segment.enabled {
+            Ok(segment)
+        } else {
+            Err(UnplacedReason::SegmentDisabled(segment.id.clone()))
         }
-        let Some(host) = cluster.host(&instance.host) else {
-            return self.reject(instance, UnplacedReason::HostUnknown(instance.host.clone()));
-        };
-        let Some(segment) = cluster.segment(&host.segment) else {
-            return self.reject(
-                instance,
-                UnplacedReason::SegmentUnknown(host.segment.clone()),
-            );
-        };
-        if !segment.enabled {
-            return self.reject(
-                instance,
-                UnplacedReason::SegmentDisabled(segment.id.clone()),
-            );
+    }
+
+    /// Admits a protected instance of a failed host of an enabled segment, if Nova can
+    /// evacuate it.
+    fn admit(&mut self, instance: &'a Instance, segment: &'a Segment, items: &mut Vec<Item<'a>>) {
+        if instance.vm_state.is_evacuable() {
+            items.push(Item { instance, segment });
+        } else {
+            self.reject(instance, UnplacedReason::NotEvacuable(instance.vm_state));
         }
-        items.push(Item { instance, segment });
     }
 
     fn reject(&mut self, instance: &Instance, reason: UnplacedReason) {
