@@ -478,7 +478,9 @@ impl<'c> Sim<'c> {
         let quorum = (peers.len() + 1) * 2 > n;
         if agent_alive && to_controller {
             let compute_alive = host.compute_alive;
-            let failures = std::mem::take(&mut self.pending_failures[h]);
+            // Reported until a live controller has taken them (the agent resends
+            // unacknowledged reports), so a controller crash does not lose them.
+            let failures = self.pending_failures.get(h).cloned().unwrap_or_default();
             let hb = Heartbeat {
                 host: host.name.clone(),
                 reachable_peers: peers,
@@ -874,8 +876,13 @@ impl<'c> Sim<'c> {
         let now = self.now();
         if let Event::HeartbeatReceived(hb) = &event {
             if let Some(h) = self.world.host_index(&hb.host) {
-                if let Some(log) = self.heard.get_mut(h) {
-                    log.push(now.as_millis());
+                if self.controller.engine.is_some() {
+                    if let Some(log) = self.heard.get_mut(h) {
+                        log.push(now.as_millis());
+                    }
+                    if let Some(p) = self.pending_failures.get_mut(h) {
+                        p.retain(|f| !hb.instance_failures.contains(f));
+                    }
                 }
             }
         } else if !matches!(event, Event::TimerFired(_) | Event::NovaServiceObserved(_)) {
@@ -999,6 +1006,16 @@ impl<'c> Sim<'c> {
                     }
                     if let Some(v) = invariants::every_evacuation_is_written_ahead(&ev) {
                         self.violations.push(v);
+                    }
+                    if ev.source.powered && ev.source.os_up && ev.source.reset_since_failure {
+                        self.stats.evacuations_from_returned_hosts += 1;
+                        self.log.push(
+                            now,
+                            format!(
+                                "note: {} is evacuated from {}, which came back up after its fence",
+                                ev.instance, ev.from
+                            ),
+                        );
                     }
                     self.history.evacuations.push(ev);
                     match self.world.host_index(&to) {

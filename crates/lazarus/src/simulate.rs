@@ -1,9 +1,17 @@
 //! `lazarus simulate`: run the deterministic simulator over many seeds, or replay one.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
 use lazarus_sim::{run_seed, run_seeds_parallel, SimConfig, SimOutcome};
+
+/// Prints a line, ignoring a closed pipe (`lazarus simulate --seed 3 | head`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
 
 /// Arguments of `lazarus simulate`.
 #[derive(Debug, Args)]
@@ -42,17 +50,19 @@ pub fn run(args: &SimulateArgs) -> ExitCode {
         print_failure(f);
     }
     let t = &summary.totals;
-    println!(
-        "simulated {:.0} virtual hours, {} faults, {} evacuations ({} done), {} power-offs, {} controller crashes, {} critical alerts",
+    say!(
+        "simulated {:.0} virtual hours, {} faults, {} evacuations ({} done, {} from hosts back up after their fence), {} power-offs, {} watchdog resets, {} controller crashes, {} critical alerts",
         t.virtual_ms as f64 / 3_600_000.0,
         t.faults,
         t.evacuations,
         t.evacuations_done,
+        t.evacuations_from_returned_hosts,
         t.power_offs,
+        t.watchdog_resets,
         t.controller_crashes,
         t.critical_alerts
     );
-    println!(
+    say!(
         "throughput: {:.1} seeds/s ({} seeds in {:.2} s on {} thread(s))",
         summary.seeds as f64 / secs.max(1e-9),
         summary.seeds,
@@ -60,7 +70,7 @@ pub fn run(args: &SimulateArgs) -> ExitCode {
         threads
     );
     let v = summary.violations();
-    println!("seeds={} violations={}", summary.seeds, v);
+    say!("seeds={} violations={}", summary.seeds, v);
     if v > 0 {
         ExitCode::FAILURE
     } else {
@@ -74,12 +84,14 @@ fn replay(seed: u64) -> ExitCode {
         ..SimConfig::default()
     };
     let outcome = run_seed(seed, &config);
-    print!("{}", outcome.event_log.render());
-    println!("{:?}", outcome.stats);
-    for v in &outcome.violations {
-        println!("seed={seed} VIOLATION {v}");
+    for line in outcome.event_log.lines() {
+        say!("{line}");
     }
-    println!("seeds=1 violations={}", outcome.violations.len());
+    say!("{:?}", outcome.stats);
+    for v in &outcome.violations {
+        say!("seed={seed} VIOLATION {v}");
+    }
+    say!("seeds=1 violations={}", outcome.violations.len());
     if outcome.violations.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -89,12 +101,12 @@ fn replay(seed: u64) -> ExitCode {
 
 fn print_failure(f: &SimOutcome) {
     for v in &f.violations {
-        println!("FAIL seed={} {v}", f.seed);
+        say!("FAIL seed={} {v}", f.seed);
     }
-    println!("  replay with: lazarus simulate --seed {}", f.seed);
-    println!("  event log tail:");
+    say!("  replay with: lazarus simulate --seed {}", f.seed);
+    say!("  event log tail:");
     for line in f.event_log.lines() {
-        println!("    {line}");
+        say!("    {line}");
     }
 }
 
