@@ -218,6 +218,10 @@ pub struct WorkflowPolicy {
     /// Retry delay before re-checking an instance after an ambiguous answer (5xx,
     /// timeout) to an evacuation.
     pub ambiguous_check_delay: Duration,
+    /// Nova's view of a fenced host's compute as "reporting" counts as its return only
+    /// this long after the fence was confirmed: longer than Nova's `service_down_time`
+    /// (60 s), so a report from before the failure is not taken for a return.
+    pub return_grace: Duration,
 }
 
 impl Default for WorkflowPolicy {
@@ -227,6 +231,7 @@ impl Default for WorkflowPolicy {
             verify_poll_interval: Duration::from_secs(5),
             return_retry: Duration::from_secs(60),
             ambiguous_check_delay: Duration::from_secs(5),
+            return_grace: Duration::from_secs(90),
         }
     }
 }

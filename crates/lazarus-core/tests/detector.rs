@@ -251,3 +251,49 @@ fn failures_within_the_cap_are_all_fenced() {
         .count();
     assert_eq!(fences, 5);
 }
+
+#[test]
+fn a_silent_host_whose_bmc_says_on_is_isolated_and_fenced() {
+    let hosts = names(4);
+    let refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let fx = Fixture::hosts(&refs).instance("i1", "h00");
+    let cluster = fx.cluster.clone();
+    let (mut e, start) = fx.engine();
+    let mut w = World::new(&cluster);
+    w.execute(start);
+    drive(
+        &mut w,
+        &mut e,
+        &hosts,
+        0,
+        11,
+        |a, s| a != "h00" || s < 10,
+        |_, b, s| b != "h00" || s < 10,
+    );
+    // The suspect read (answered by the world's BMC: on) is evidence of isolation.
+    assert!(w
+        .commands()
+        .iter()
+        .any(|c| matches!(c, Command::ReadPowerState { host } if host.as_str() == "h00")));
+    let judged = w.commands().iter().any(|c| {
+        matches!(c, Command::RaiseAlert(a) if a.kind == AlertKind::HostFailed && a.message.contains("Isolated"))
+    });
+    assert!(!judged, "not yet: 3 s have not passed");
+    drive(
+        &mut w,
+        &mut e,
+        &hosts,
+        12,
+        20,
+        |a, _| a != "h00",
+        |_, b, _| b != "h00",
+    );
+    let judged = w.commands().iter().any(|c| {
+        matches!(c, Command::RaiseAlert(a) if a.kind == AlertKind::HostFailed && a.message.contains("Isolated"))
+    });
+    assert!(judged, "judged isolated");
+    assert!(w
+        .commands()
+        .iter()
+        .any(|c| matches!(c, Command::FenceHost { host, .. } if host.as_str() == "h00")));
+}

@@ -567,3 +567,30 @@ fn a_new_leader_checks_an_instance_whose_evacuation_result_is_unknown() {
         "checked, not re-evacuated"
     );
 }
+
+#[test]
+fn a_compute_report_from_before_the_failure_is_not_taken_for_a_return() {
+    let fx = Fixture::hosts(&["a", "b"]).instance("i1", "a");
+    let cluster = fx.cluster.clone();
+    let (mut e, _) = fx.engine();
+    let mut w = World::new(&cluster);
+    w.feed_and_run(&mut e, stopped("n1", "a"), secs(60));
+    assert_eq!(phase(&e, "a"), Some(Phase::Finished));
+    let reporting = Event::NovaServiceObserved(NovaService {
+        host: h("a"),
+        reporting: true,
+        up: false,
+        forced_down: true,
+        disabled: true,
+        disabled_reason: Some("lazarus: host failed".into()),
+    });
+    // Within Nova's service_down_time of the fence, "reporting" may be stale.
+    assert!(e.handle(secs(30), reporting.clone()).is_empty());
+    assert_eq!(
+        shapes(&e.handle(secs(120), reporting)),
+        vec![
+            "persist a Returning fenced i1:recovered@b",
+            "return a enable=true"
+        ]
+    );
+}

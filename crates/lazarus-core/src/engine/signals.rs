@@ -47,14 +47,32 @@ impl Engine {
         let host = s.host.clone();
         let reporting = s.reporting;
         self.nova.insert(host.clone(), s);
-        if reporting
-            && self
-                .recoveries
-                .get(&host)
-                .is_some_and(|r| r.record.phase != Phase::Fencing)
-        {
+        if reporting && self.reporting_means_returned(now, &host) {
             self.on_host_returned(now, host, out);
         }
+    }
+
+    /// Whether Nova showing the compute of a host under recovery as reporting means it
+    /// came back: only once the recovery finished, and long enough after the fence
+    /// that the report cannot be one from before the failure.
+    fn reporting_means_returned(&self, now: Timestamp, host: &HostName) -> bool {
+        let Some(r) = self.recoveries.get(host) else {
+            return false;
+        };
+        let fenced_at = match &r.record.fence.confirmation {
+            Some(
+                FenceConfirmation::PowerOff { at }
+                | FenceConfirmation::Watchdog { at, .. }
+                | FenceConfirmation::Operator { at, .. }
+                | FenceConfirmation::Monitor { at, .. },
+            ) => *at,
+            None => return false,
+        };
+        let settled = match r.record.phase {
+            Phase::Finished | Phase::Returning => true,
+            Phase::Fencing | Phase::MarkingDown | Phase::Evacuating | Phase::Closed => false,
+        };
+        settled && now.saturating_since(fenced_at) >= self.config.workflow.return_grace
     }
 
     pub(crate) fn on_notification(
@@ -158,7 +176,7 @@ impl Engine {
                     &t.host,
                     format!("{} is unheard by the controller but reached by its peers: partitioned, not fenced ({})", t.host, t.signals),
                 ))),
-                HostHealth::Suspect if t.from == HostHealth::Up => {
+                HostHealth::Suspect if t.from == HostHealth::Up && !self.detector.storm_engaged() => {
                     let bmc = self
                         .cluster
                         .host(&t.host)
