@@ -375,6 +375,46 @@ fn check(w: &World, p: &Plan) -> Result<(), TestCaseError> {
             GroupPolicy::SoftAffinity | GroupPolicy::SoftAntiAffinity => {}
         }
     }
+    // Nothing left behind for lack of room while an allowed host still has room.
+    for u in &p.unplaced {
+        let super::UnplacedReason::NoCapacity { needed, .. } = &u.reason else {
+            continue;
+        };
+        let i = c.instance(&u.instance).expect("unplaced instance exists");
+        let from = c.host(&i.host).expect("source exists");
+        let method = c
+            .segment(&from.segment)
+            .expect("segment exists")
+            .recovery_method;
+        for h in c.hosts_in_segment(&from.segment) {
+            let allowed_kind = match method {
+                RecoveryMethod::Auto => !h.reserved,
+                RecoveryMethod::ReservedHost => h.reserved,
+                RecoveryMethod::AutoPriority | RecoveryMethod::RhPriority => true,
+            };
+            if !allowed_kind
+                || h.on_maintenance
+                || w.failed.contains(&h.name)
+                || w.unavailable.contains(&h.name)
+                || i.pinned_az
+                    .as_ref()
+                    .is_some_and(|az| az != &h.availability_zone)
+            {
+                continue;
+            }
+            let room = h
+                .free()
+                .saturating_sub(w.in_flight.get(&h.name).copied().unwrap_or_default())
+                .saturating_sub(load.get(&h.name).copied().unwrap_or_default());
+            prop_assert!(
+                !needed.fits_within(room),
+                "{} left with NoCapacity though {} still has {:?}",
+                i.id,
+                h.name,
+                room
+            );
+        }
+    }
     // Evacuation order.
     for pair in p.placements.windows(2) {
         prop_assert!(pair[0].priority >= pair[1].priority);
@@ -395,5 +435,33 @@ proptest! {
         let p = plan(&req);
         check(&w, &p)?;
         prop_assert_eq!(plan(&req), p, "same input, same plan");
+    }
+
+    #[test]
+    fn only_plans_exactly_the_instances_named(s in scenario(), pick in prop::collection::vec(any::<bool>(), 80)) {
+        let w = build(&s);
+        let only: BTreeSet<InstanceId> = w
+            .cluster
+            .instances()
+            .zip(pick.iter())
+            .filter(|(_, keep)| **keep)
+            .map(|(i, _)| i.id.clone())
+            .collect();
+        let req = PlanRequest::new(&w.cluster, &w.failed)
+            .with_unavailable(&w.unavailable)
+            .with_only(&only);
+        let p = plan(&req);
+        let mut listed: Vec<&InstanceId> = p
+            .placements
+            .iter()
+            .map(|p| &p.instance)
+            .chain(p.unplaced.iter().map(|u| &u.instance))
+            .collect();
+        listed.sort();
+        prop_assert_eq!(listed, only.iter().collect::<Vec<_>>(), "each named instance exactly once");
+        for pl in &p.placements {
+            let i = w.cluster.instance(&pl.instance).expect("placed instance exists");
+            prop_assert!(w.failed.contains(&i.host) && i.is_protected());
+        }
     }
 }
