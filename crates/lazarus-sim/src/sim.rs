@@ -237,9 +237,21 @@ impl<'c> Sim<'c> {
                 fault_desc
             ),
         );
-        for h in &self.initial.hosts().collect::<Vec<_>>() {
-            self.log
-                .push(0, format!("host {} fenced by {:?}", h.name, h.fence_method));
+        for h in self.initial.hosts() {
+            let instances: Vec<String> = self
+                .initial
+                .instances_on(&h.name)
+                .map(|i| format!("{} ({:?}, {:?})", i.id, i.priority, i.vm_state))
+                .collect();
+            self.log.push(
+                0,
+                format!(
+                    "host {} fenced by {:?}: {}",
+                    h.name,
+                    h.fence_method,
+                    instances.join(", ")
+                ),
+            );
         }
         for f in plan.faults {
             self.queue.at(f.at_ms, Happening::Fault(f.fault));
@@ -1146,8 +1158,8 @@ impl<'c> Sim<'c> {
                     reset_since_failure: true,
                 },
                 |(h, x)| {
-                    // The last heartbeat heard before the recovery began, by the
-                    // simulator's own account (not only the engine's claim).
+                    // The last heartbeat the controller heard before the recovery
+                    // began.
                     let heard_log = self.heard.get(h).map(Vec::as_slice).unwrap_or(&[]);
                     let heard = match &record {
                         Some(r) => {
@@ -1158,9 +1170,9 @@ impl<'c> Sim<'c> {
                                 .and_then(|i| heard_log.get(i))
                                 .copied()
                                 .unwrap_or(0);
-                            let engine_heard =
-                                r.fence.last_heartbeat.map_or(0, Timestamp::as_millis);
-                            sim_heard.max(engine_heard)
+                            // Only the simulator's account: an engine that believed
+                            // in a later heartbeat would only make itself safer.
+                            sim_heard
                         }
                         None => heard_log.last().copied().unwrap_or(0),
                     };

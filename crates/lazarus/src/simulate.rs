@@ -29,12 +29,28 @@ pub struct SimulateArgs {
     /// Threads for a sweep (default: the available cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Compute hosts in the simulated segment.
+    #[arg(long, default_value_t = SimConfig::default().hosts)]
+    pub hosts: usize,
+    /// Most faults injected per seed.
+    #[arg(long, default_value_t = SimConfig::default().max_faults)]
+    pub max_faults: usize,
+}
+
+impl SimulateArgs {
+    fn config(&self) -> SimConfig {
+        SimConfig {
+            hosts: self.hosts.max(2),
+            max_faults: self.max_faults.max(1),
+            ..SimConfig::default()
+        }
+    }
 }
 
 /// Runs the subcommand; the exit code is non-zero when any invariant was violated.
 pub fn run(args: &SimulateArgs) -> ExitCode {
     if let Some(seed) = args.seed {
-        return replay(seed);
+        return replay(seed, args.config());
     }
     let n = args.seeds.unwrap_or(0);
     let threads = args.threads.unwrap_or_else(|| {
@@ -42,7 +58,7 @@ pub fn run(args: &SimulateArgs) -> ExitCode {
             .map(|p| p.get())
             .unwrap_or(1)
     });
-    let config = SimConfig::default();
+    let config = args.config();
     let started = wall_clock();
     let summary = run_seeds_parallel(args.start..args.start.saturating_add(n), &config, threads);
     let secs = started.elapsed().as_secs_f64();
@@ -78,10 +94,10 @@ pub fn run(args: &SimulateArgs) -> ExitCode {
     }
 }
 
-fn replay(seed: u64) -> ExitCode {
+fn replay(seed: u64, config: SimConfig) -> ExitCode {
     let config = SimConfig {
         full_log: true,
-        ..SimConfig::default()
+        ..config
     };
     let outcome = run_seed(seed, &config);
     for line in outcome.event_log.lines() {

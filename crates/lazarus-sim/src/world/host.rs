@@ -95,10 +95,11 @@ impl SimHost {
         }
     }
 
-    /// Chassis power goes off.
+    /// Chassis power goes off (also a reset point for a host that had crashed).
     pub fn power_off(&mut self, now_ms: u64) {
         self.stop_os(now_ms);
         self.powered = false;
+        self.last_reset_ms = Some(now_ms);
     }
 
     /// The OS has finished booting: agent and (unless a fault holds it) nova-compute
