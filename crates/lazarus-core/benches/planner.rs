@@ -84,8 +84,9 @@ fn host_name(segment: usize, host: usize) -> String {
 
 /// Builds the cloud: hosts of 48 cores (x4 overcommit), 256 GiB and 4 TB; ordinary
 /// hosts share `instances` instances of mixed flavors and priorities (about 70 % of
-/// memory used at 22 per host); some instances are pinned to their AZ, some stopped or paused, and
-/// one in 25 belongs to a five-member server group of some policy.
+/// memory used at 22 per host); some instances are pinned to their AZ, some stopped or
+/// paused, and about 6 % belong to server groups of up to five members: the
+/// (soft) affinity ones on one host, the (soft) anti-affinity ones across hosts.
 fn build(shape: Shape, seed: u64) -> Cluster {
     let mut rng = Stream(seed);
     let mut cluster = Cluster::new();
@@ -119,7 +120,8 @@ fn build(shape: Shape, seed: u64) -> Cluster {
         let mut segment = Segment::new(segment_id.as_str(), segment_id.as_str());
         segment.recovery_method = methods[s % methods.len()];
         cluster.upsert_segment(segment);
-        let mut open_group: Option<(String, usize, usize)> = None;
+        // (group, policy, members so far)
+        let mut open_group: Option<(String, GroupPolicy, usize)> = None;
         for h in 0..shape.hosts_per_segment {
             let name = host_name(s, h);
             let zone = format!("az{}", h % shape.zones_per_segment);
@@ -152,8 +154,13 @@ fn build(shape: Shape, seed: u64) -> Cluster {
                 if rng.below(10) < 3 {
                     instance.pinned_az = Some(zone.clone());
                 }
-                if rng.below(25) == 0 {
-                    let (group, members, _) = open_group.get_or_insert_with(|| {
+                // Affinity groups fill up on one host; anti-affinity ones spread.
+                let together = matches!(
+                    open_group,
+                    Some((_, GroupPolicy::Affinity | GroupPolicy::SoftAffinity, _))
+                );
+                if together || rng.below(25) == 0 {
+                    let (group, _, members) = open_group.get_or_insert_with(|| {
                         let id = format!("grp-{next_group:05}");
                         let policy = policies[next_group as usize % policies.len()];
                         next_group += 1;
@@ -161,7 +168,7 @@ fn build(shape: Shape, seed: u64) -> Cluster {
                             id: id.as_str().into(),
                             policy,
                         });
-                        (id, 0, h)
+                        (id, policy, 0)
                     });
                     instance.server_group = Some(group.as_str().into());
                     *members += 1;
@@ -174,6 +181,12 @@ fn build(shape: Shape, seed: u64) -> Cluster {
             }
             if let Some(h) = cluster.host_mut(&name.as_str().into()) {
                 h.usage = usage;
+            }
+            if matches!(
+                open_group,
+                Some((_, GroupPolicy::Affinity | GroupPolicy::SoftAffinity, _))
+            ) {
+                open_group = None;
             }
         }
     }
@@ -196,9 +209,13 @@ fn planner(c: &mut Criterion) {
     let failed = failed_hosts(ISSUE_2, 100);
     let sample = plan(&PlanRequest::new(&cluster, &failed));
     println!(
-        "fixture: {} hosts, {} instances, {} failed hosts; plan: {}",
+        "fixture: {} hosts, {} instances ({} in server groups), {} failed hosts; plan: {}",
         cluster.host_count(),
         cluster.instance_count(),
+        cluster
+            .instances()
+            .filter(|i| i.server_group.is_some())
+            .count(),
         failed.len(),
         sample.summary()
     );
