@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod controller;
 mod simulate;
 
 /// Instance high availability for OpenStack.
@@ -17,6 +18,9 @@ struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 enum Commands {
+    /// Run the controller: the Masakari-compatible API, the decision engine and the
+    /// recovery of failed hosts against the configured OpenStack cloud.
+    Controller(controller::ControllerArgs),
     /// Run the deterministic simulator: `--seeds N` sweeps seeds, `--seed S` replays one.
     Simulate(simulate::SimulateArgs),
 }
@@ -24,6 +28,7 @@ enum Commands {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Some(Commands::Controller(args)) => controller::run(&args),
         Some(Commands::Simulate(args)) => simulate::run(&args),
         None => ExitCode::SUCCESS,
     }

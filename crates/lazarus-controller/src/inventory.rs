@@ -1,0 +1,306 @@
+//! What lazarus protects, read from the store (segments, hosts) and from OpenStack
+//! (servers, server groups, Placement capacity and usage), and applied to the core's
+//! [`Cluster`].
+//!
+//! Reading happens off the engine task (it is slow I/O); the result, an [`Inventory`],
+//! is sent to the engine task, which applies it with `cluster_mut()` and
+//! `cluster_changed()` between two events.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use lazarus_core::model::{
+    Capacity, Cluster, FenceMethod, GroupPolicy, Host, Inventory as CoreInventory, RecoveryMethod,
+    Resources, Segment, ServerGroup,
+};
+use lazarus_core::{HostName, InstanceId, SegmentId, ServerGroupId};
+use lazarus_openstack::{Cloud, CloudError, ComputeService, Server};
+use lazarus_store::{HostFilter, ListQuery, SegmentFilter, Store, StoreError};
+
+use crate::config::{Config, RecoverySection};
+use crate::nova;
+
+/// A reading of everything lazarus protects.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    /// Live segments in the store.
+    pub segments: Vec<lazarus_store::Segment>,
+    /// Live hosts in the store.
+    pub hosts: Vec<lazarus_store::Host>,
+    /// Nova's compute services (for AZs).
+    pub services: Vec<ComputeService>,
+    /// Servers per host that was listed (hosts missing here were not listed).
+    pub servers: BTreeMap<HostName, Vec<Server>>,
+    /// Server groups, when read.
+    pub groups: Option<Vec<lazarus_openstack::ServerGroup>>,
+    /// Placement capacity and usage per host, when read.
+    pub capacity: HashMap<HostName, (Capacity, Resources)>,
+}
+
+/// Why an inventory could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// OpenStack failed.
+    #[error("openstack: {0}")]
+    Cloud(#[from] CloudError),
+}
+
+/// Reads segments and hosts from the store.
+pub async fn read_store(store: &dyn Store) -> Result<Inventory, StoreError> {
+    let segments = store
+        .list_segments(&SegmentFilter::default(), &ListQuery::all())
+        .await?;
+    let hosts = store
+        .list_hosts(&HostFilter::default(), &ListQuery::all())
+        .await?;
+    Ok(Inventory {
+        segments,
+        hosts,
+        ..Inventory::default()
+    })
+}
+
+/// Reads the store and, from OpenStack, the servers of `only` (every protected host if
+/// `None`), the server groups and (if `placement`) capacity and usage.
+pub async fn read<C: Cloud>(
+    store: &dyn Store,
+    cloud: &C,
+    only: Option<&HostName>,
+    placement: bool,
+) -> Result<Inventory, InventoryError> {
+    let mut inv = read_store(store).await?;
+    inv.services = cloud.list_compute_services().await?;
+    let names: Vec<HostName> = match only {
+        Some(h) => vec![h.clone()],
+        None => inv.hosts.iter().map(|h| HostName::from(h.name.as_str())).collect(),
+    };
+    for name in names {
+        let servers = cloud.list_servers_on_host(name.as_str()).await?;
+        inv.servers.insert(name, servers);
+    }
+    if only.is_none() {
+        inv.groups = Some(cloud.list_server_groups().await?);
+    }
+    if placement {
+        match read_placement(cloud, &inv.hosts).await {
+            Ok(c) => inv.capacity = c,
+            Err(e) => tracing::warn!(error = %e, "could not read Placement; keeping the last capacity figures"),
+        }
+    }
+    Ok(inv)
+}
+
+/// Inventories and usages of the protected hosts' resource providers.
+async fn read_placement<C: Cloud>(
+    cloud: &C,
+    hosts: &[lazarus_store::Host],
+) -> Result<HashMap<HostName, (Capacity, Resources)>, CloudError> {
+    let wanted: BTreeSet<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+    let hypervisors = cloud.list_hypervisors().await?;
+    let mut out = HashMap::new();
+    for hv in hypervisors {
+        let Some(service) = &hv.service else { continue };
+        if !wanted.contains(service.host.as_str()) {
+            continue;
+        }
+        // The compute node's UUID is its resource provider's UUID.
+        let inventories = cloud.provider_inventories(&hv.id).await?;
+        let usages = cloud.provider_usages(&hv.id).await?;
+        let inv = |class: &str| {
+            inventories
+                .inventories
+                .get(class)
+                .map(|r| CoreInventory {
+                    total: r.total,
+                    reserved: r.reserved,
+                    allocation_ratio: r.allocation_ratio,
+                })
+                .unwrap_or(CoreInventory::exact(0))
+        };
+        let capacity = Capacity {
+            vcpu: inv("VCPU"),
+            memory_mb: inv("MEMORY_MB"),
+            disk_gb: inv("DISK_GB"),
+        };
+        let used = |class: &str| usages.usages.get(class).copied().unwrap_or(0);
+        let usage = Resources::new(used("VCPU"), used("MEMORY_MB"), used("DISK_GB"));
+        out.insert(HostName::from(service.host.as_str()), (capacity, usage));
+    }
+    Ok(out)
+}
+
+fn recovery_method(m: lazarus_store::RecoveryMethod) -> RecoveryMethod {
+    match m {
+        lazarus_store::RecoveryMethod::Auto => RecoveryMethod::Auto,
+        lazarus_store::RecoveryMethod::ReservedHost => RecoveryMethod::ReservedHost,
+        lazarus_store::RecoveryMethod::AutoPriority => RecoveryMethod::AutoPriority,
+        lazarus_store::RecoveryMethod::RhPriority => RecoveryMethod::RhPriority,
+    }
+}
+
+/// The fence method a host's `control_attributes` ask for (`fence_method=bmc`), if any.
+pub fn fence_method_of(control_attributes: &str) -> Option<FenceMethod> {
+    control_attributes
+        .split([',', ';', ' ', '\n'])
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| k.trim() == "fence_method")
+        .and_then(|(_, v)| match v.trim() {
+            "manual" => Some(FenceMethod::Manual),
+            "bmc" => Some(FenceMethod::Bmc),
+            "watchdog" => Some(FenceMethod::Watchdog),
+            _ => None,
+        })
+}
+
+fn group_policy(p: &str) -> Option<GroupPolicy> {
+    match p {
+        "affinity" => Some(GroupPolicy::Affinity),
+        "anti-affinity" => Some(GroupPolicy::AntiAffinity),
+        "soft-affinity" => Some(GroupPolicy::SoftAffinity),
+        "soft-anti-affinity" => Some(GroupPolicy::SoftAntiAffinity),
+        _ => None,
+    }
+}
+
+/// What applying an inventory changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Hosts whose servers were listed.
+    pub listed: Vec<HostName>,
+}
+
+/// Applies an inventory to the cluster. `busy` says whether a host is under recovery:
+/// instances of such a host are never forgotten (the recovery owns them).
+pub fn apply(
+    cluster: &mut Cluster,
+    inv: &Inventory,
+    config: &Config,
+    recovery: &RecoverySection,
+    busy: impl Fn(&HostName) -> bool,
+) -> Applied {
+    let live_segments: BTreeSet<&str> = inv.segments.iter().map(|s| s.uuid.as_str()).collect();
+    for s in &inv.segments {
+        cluster.upsert_segment(Segment {
+            id: SegmentId::from(s.uuid.as_str()),
+            name: s.name.clone(),
+            recovery_method: recovery_method(s.recovery_method),
+            enabled: s.enabled,
+            policy: recovery.policy(),
+        });
+    }
+    // Segments deleted from the store are disabled in the model (it has no removal).
+    let gone: Vec<Segment> = cluster
+        .segments()
+        .filter(|s| !live_segments.contains(s.id.as_str()) && s.enabled)
+        .cloned()
+        .collect();
+    for mut s in gone {
+        s.enabled = false;
+        cluster.upsert_segment(s);
+    }
+    let zones: HashMap<&str, &str> = inv
+        .services
+        .iter()
+        .filter_map(|s| s.zone.as_deref().map(|z| (s.host.as_str(), z)))
+        .collect();
+    let live_hosts: BTreeSet<&str> = inv.hosts.iter().map(|h| h.name.as_str()).collect();
+    for h in &inv.hosts {
+        let name = HostName::from(h.name.as_str());
+        let existing = cluster.host(&name).cloned();
+        let (capacity, usage) = inv
+            .capacity
+            .get(&name)
+            .copied()
+            .or_else(|| existing.as_ref().map(|e| (e.capacity, e.usage)))
+            .unwrap_or((
+                Capacity {
+                    vcpu: CoreInventory::exact(0),
+                    memory_mb: CoreInventory::exact(0),
+                    disk_gb: CoreInventory::exact(0),
+                },
+                Resources::ZERO,
+            ));
+        let host = Host {
+            name: name.clone(),
+            segment: SegmentId::from(h.failover_segment_id.as_str()),
+            reserved: h.reserved,
+            on_maintenance: h.on_maintenance,
+            availability_zone: zones
+                .get(h.name.as_str())
+                .map(|z| (*z).to_owned())
+                .or_else(|| existing.as_ref().map(|e| e.availability_zone.clone()))
+                .unwrap_or_else(|| "nova".to_owned()),
+            aggregates: existing.map(|e| e.aggregates).unwrap_or_default(),
+            capacity,
+            usage,
+            fence_method: fence_method_of(&h.control_attributes)
+                .unwrap_or_else(|| config.hosts.fence_method.into()),
+        };
+        if let Err(e) = cluster.upsert_host(host) {
+            tracing::warn!(host = %name, error = %e, "host not added to the model");
+        }
+    }
+    // Hosts deleted from the store are neither monitored nor failover targets.
+    let gone: Vec<Host> = cluster
+        .hosts()
+        .filter(|h| !live_hosts.contains(h.name.as_str()) && !h.on_maintenance)
+        .cloned()
+        .collect();
+    for mut h in gone {
+        h.on_maintenance = true;
+        let _ = cluster.upsert_host(h);
+    }
+    if let Some(groups) = &inv.groups {
+        for g in groups {
+            let Some(policy) = g
+                .policy
+                .as_deref()
+                .or(g.policies.first().map(String::as_str))
+                .and_then(group_policy)
+            else {
+                continue;
+            };
+            cluster.upsert_server_group(ServerGroup {
+                id: ServerGroupId::from(g.id.as_str()),
+                policy,
+            });
+        }
+    }
+    let mut applied = Applied::default();
+    for (host, servers) in &inv.servers {
+        applied.listed.push(host.clone());
+        let seen: BTreeSet<InstanceId> = servers
+            .iter()
+            .map(|s| InstanceId::from(s.id.as_str()))
+            .collect();
+        for s in servers {
+            let Some(instance) = nova::instance(s, &config.instances) else {
+                continue;
+            };
+            if cluster.host(&instance.host).is_none() {
+                continue;
+            }
+            if let Err(e) = cluster.upsert_instance(instance) {
+                tracing::debug!(error = %e, "instance not added to the model");
+            }
+        }
+        if busy(host) {
+            continue;
+        }
+        let stale: Vec<InstanceId> = cluster
+            .instances_on(host)
+            .filter(|i| !seen.contains(&i.id))
+            .map(|i| i.id.clone())
+            .collect();
+        for id in stale {
+            cluster.remove_instance(&id);
+        }
+    }
+    applied
+}
+
+/// Shared handle type for the store.
+pub type SharedStore = Arc<dyn Store>;
