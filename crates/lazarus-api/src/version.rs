@@ -112,13 +112,37 @@ pub(crate) async fn negotiate(mut req: Request, next: Next) -> Response {
         Err(e) => return e.into_response(),
     };
     req.extensions_mut().insert(version);
-    let mut resp = next.run(req).await;
+    let mut resp = as_fault(next.run(req).await).await;
     if let Ok(value) = HeaderValue::from_str(&format!("{SERVICE_TYPE} {version}")) {
         resp.headers_mut().insert(HEADER, value);
     }
     resp.headers_mut()
         .append(VARY, HeaderValue::from_static("OpenStack-API-Version"));
     resp
+}
+
+/// Rewrites an error answer that is not already a JSON fault (axum's own rejections, such
+/// as 413 for a body over the size limit) into a Masakari fault body, so every error a
+/// client sees has the same shape.
+async fn as_fault(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let text = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("Error").to_owned()
+    } else {
+        text
+    };
+    ApiError::new(status, message).into_response()
 }
 
 /// The one major version, as the version documents describe it.

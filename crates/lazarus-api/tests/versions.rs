@@ -139,3 +139,20 @@ async fn the_openapi_document_describes_exactly_the_routes_served() {
         let _: &Value = &r.json;
     }
 }
+
+#[tokio::test]
+async fn an_oversized_body_is_413_with_a_fault_body() {
+    let api = Api::new();
+    let big = format!(
+        r#"{{"segment": {{"name": "a", "recovery_method": "auto", "service_type": "C", "description": "{}"}}}}"#,
+        "x".repeat(lazarus_api::routes::MAX_BODY_BYTES)
+    );
+    let r = api.raw(Method::POST, "/v1/segments", &big, &[]).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.fault(), "overLimit");
+    assert!(!r.message().is_empty());
+    assert!(api.get("/v1/segments").await.json["segments"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+}

@@ -5,6 +5,7 @@ pub(crate) mod notifications;
 pub(crate) mod segments;
 pub(crate) mod vmoves;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::IntoResponse;
@@ -39,6 +40,9 @@ pub const ROUTES: &[(&str, &str)] = &[
         "/v1/notifications/{notification_id}/vmoves/{vmove_id}",
     ),
 ];
+
+/// Largest request body accepted, as Masakari's `max_request_body_size` (112 KiB).
+pub const MAX_BODY_BYTES: usize = 114_688;
 
 /// The router, without the `/{project_id}` rewriting (see [`crate::app`]).
 pub fn router(state: ApiState) -> Router {
@@ -86,6 +90,7 @@ pub fn router(state: ApiState) -> Router {
             )
             .into_response()
         })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authorize,
