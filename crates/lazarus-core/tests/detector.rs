@@ -297,3 +297,37 @@ fn a_silent_host_whose_bmc_says_on_is_isolated_and_fenced() {
         .iter()
         .any(|c| matches!(c, Command::FenceHost { host, .. } if host.as_str() == "h00")));
 }
+
+#[test]
+fn a_host_that_died_while_no_controller_watched_is_found_once_its_agent_is_expected() {
+    let hosts = names(4);
+    let refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let fx = Fixture::hosts(&refs).instance("i1", "h00");
+    let cluster = fx.cluster.clone();
+    let config = fx.config.clone();
+    // A new controller starts at 25 s; h00 died at 20 s, before it heard anything.
+    for expect in [false, true] {
+        let mut e = Engine::new(config.clone(), cluster.clone());
+        let mut w = World::new(&cluster);
+        w.now = secs(25);
+        let start = e.resume(w.now, Vec::<lazarus_core::Record>::new());
+        if expect {
+            e.expect_agents(w.now, cluster.hosts().map(|h| h.name.clone()));
+        }
+        w.execute(start);
+        drive(
+            &mut w,
+            &mut e,
+            &hosts,
+            25,
+            60,
+            |a, _| a != "h00",
+            |_, b, _| b != "h00",
+        );
+        let fenced = w
+            .commands()
+            .iter()
+            .any(|c| matches!(c, Command::FenceHost { host, .. } if host.as_str() == "h00"));
+        assert_eq!(fenced, expect, "expect_agents={expect}");
+    }
+}

@@ -114,6 +114,21 @@ impl Detector {
         true
     }
 
+    /// Declares that a host runs an agent, as if it had been heard at `now`: it is
+    /// judged from now on (a host that died while no controller was watching is found
+    /// `failed_after` later). Hosts already heard, or under recovery, are unchanged.
+    /// Returns false if the host is unknown.
+    pub fn expect_agent(&mut self, now: Timestamp, host: &HostName) -> bool {
+        let Some(&i) = self.index.get(host) else {
+            return false;
+        };
+        let s = &mut self.hosts[i];
+        if s.last_heard.is_none() && !s.under_recovery {
+            s.last_heard = Some(now);
+        }
+        true
+    }
+
     /// Records Nova's view of a host's compute service.
     pub fn nova(&mut self, s: &NovaService) {
         if let Some(&i) = self.index.get(&s.host) {

@@ -92,6 +92,17 @@ impl Engine {
         out
     }
 
+    /// Declares the hosts known to run an agent (from the runtime's agent registry or
+    /// configuration). Call it after [`Engine::resume`] on a new controller: the
+    /// detector only judges hosts it has heard, so without this a host that died
+    /// while no controller was watching would never be judged by heartbeats (it would
+    /// look like a host without an agent). Each is treated as heard at `now`.
+    pub fn expect_agents(&mut self, now: Timestamp, hosts: impl IntoIterator<Item = HostName>) {
+        for h in hosts {
+            self.detector.expect_agent(now, &h);
+        }
+    }
+
     /// Handles one event at time `now` and returns the commands to execute, in order.
     pub fn handle(&mut self, now: Timestamp, event: Event) -> Vec<Command> {
         let mut out = Vec::new();
