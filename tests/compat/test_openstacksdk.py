@@ -11,19 +11,9 @@ microversions negotiated from the /v1 version document.
 import datetime
 import uuid
 
-import openstack
 import pytest
 from openstack import exceptions
-
-
-def connect(endpoint: str) -> openstack.connection.Connection:
-    return openstack.connect(
-        auth_type="none",
-        instance_ha_endpoint_override=endpoint,
-        # No Keystone: every other service is unused.
-        load_yaml_config=False,
-        load_envvars=False,
-    )
+from sdk import connect
 
 
 @pytest.fixture()
