@@ -23,6 +23,9 @@ enum Commands {
     Controller(controller::ControllerArgs),
     /// Run the deterministic simulator: `--seeds N` sweeps seeds, `--seed S` replays one.
     Simulate(simulate::SimulateArgs),
+    /// The operator commands: segment, host, notification, vmove, recovery, status.
+    #[command(flatten)]
+    Operator(lazarus_cli::Command),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Commands::Controller(args)) => controller::run(&args),
         Some(Commands::Simulate(args)) => simulate::run(&args),
+        Some(Commands::Operator(command)) => lazarus_cli::run(command),
         None => ExitCode::SUCCESS,
     }
 }
