@@ -75,6 +75,49 @@ impl LazarusClient {
         query: &[(String, String)],
         body: Option<&Value>,
     ) -> Result<Answer, ClientError> {
+        let (status, bytes) = self.exchange(method, path, query, body).await?;
+        if !(200..300).contains(&status) {
+            return Err(ClientError::Api {
+                status,
+                message: fault_message(&bytes),
+            });
+        }
+        Ok(Answer {
+            status,
+            body: self.parse(path, &bytes)?,
+        })
+    }
+
+    /// Sends one request and returns the answer whatever its status (for `/ready`,
+    /// whose 503 body says what is not ready). A body that is not JSON is returned as a
+    /// JSON string.
+    pub async fn request_any(&self, method: Method, path: &str) -> Result<Answer, ClientError> {
+        let (status, bytes) = self.exchange(method, path, &[], None).await?;
+        let body = self
+            .parse(path, &bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).trim().to_owned()));
+        Ok(Answer { status, body })
+    }
+
+    /// The body as JSON (null when empty).
+    fn parse(&self, path: &str, bytes: &[u8]) -> Result<Value, ClientError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(bytes).map_err(|e| ClientError::InvalidResponse {
+            url: format!("{}{}", self.base, path),
+            detail: format!("body is not JSON: {e}"),
+        })
+    }
+
+    /// One HTTP exchange: the status and the body's bytes.
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<&Value>,
+    ) -> Result<(u16, Vec<u8>), ClientError> {
         let url = format!("{}{}", self.base, path);
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
@@ -101,21 +144,7 @@ impl LazarusClient {
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.map_err(transport)?;
-        if !(200..300).contains(&status) {
-            return Err(ClientError::Api {
-                status,
-                message: fault_message(&bytes),
-            });
-        }
-        let body = if bytes.iter().all(u8::is_ascii_whitespace) {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).map_err(|e| ClientError::InvalidResponse {
-                url: url.clone(),
-                detail: format!("body is not JSON: {e}"),
-            })?
-        };
-        Ok(Answer { status, body })
+        Ok((status, bytes.to_vec()))
     }
 
     /// `GET path` and the value under `key` of the answer's body.
@@ -187,8 +216,11 @@ pub(crate) fn fault_message(body: &[u8]) -> String {
                 return m.to_owned();
             }
         }
-        if let Some(m) = map.get("message").and_then(Value::as_str) {
-            return m.to_owned();
+        // The native API's `{"error": "..."}`.
+        for key in ["message", "error"] {
+            if let Some(m) = map.get(key).and_then(Value::as_str) {
+                return m.to_owned();
+            }
         }
     }
     let text = String::from_utf8_lossy(body).trim().to_owned();
@@ -217,6 +249,10 @@ mod tests {
     fn a_fault_body_gives_its_message_and_anything_else_its_text() {
         let fault = br#"{"conflictingRequest": {"code": 409, "message": "name exists"}}"#;
         assert_eq!(fault_message(fault), "name exists");
+        assert_eq!(
+            fault_message(br#"{"error": "no recovery x"}"#),
+            "no recovery x"
+        );
         assert_eq!(fault_message(b"  gateway timeout \n"), "gateway timeout");
         assert_eq!(fault_message(b""), "no message");
     }
