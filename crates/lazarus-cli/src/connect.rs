@@ -17,10 +17,14 @@ pub async fn connect(args: &ConnectionArgs) -> Result<LazarusClient, CliError> {
             LazarusClient::new(endpoint, None, &args.api_version, timeout).map_err(CliError::Client)
         }
         Some(cloud) => {
-            let (token, endpoint) = crate::keystone::token_and_endpoint(cloud, timeout).await?;
-            let endpoint = args.endpoint.clone().unwrap_or(endpoint);
-            LazarusClient::new(&endpoint, Some(token), &args.api_version, timeout)
-                .map_err(CliError::Client)
+            let config = crate::keystone::load(cloud)?;
+            crate::keystone::client(
+                &config,
+                args.endpoint.as_deref(),
+                &args.api_version,
+                timeout,
+            )
+            .await
         }
     }
 }

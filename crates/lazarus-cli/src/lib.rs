@@ -24,7 +24,7 @@ pub mod commands;
 pub mod connect;
 pub mod error;
 pub mod format;
-mod keystone;
+pub mod keystone;
 pub mod output;
 
 use std::io::Write;

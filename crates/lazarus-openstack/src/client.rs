@@ -106,6 +106,16 @@ impl OpenStackClient {
         self.session.auth().tokens_issued()
     }
 
+    /// A valid Keystone token (cached, renewed before it expires) and the base URL of
+    /// `service_type` in the token's catalog, for clients of services this adapter does
+    /// not wrap (the lazarus CLI uses it for `instance-ha`, lazarus's own API).
+    pub async fn token_and_endpoint(
+        &self,
+        service_type: &str,
+    ) -> Result<(crate::secret::Secret, String), CloudError> {
+        self.session.token_and_endpoint(service_type).await
+    }
+
     /// The microversions Placement offers (read once, then cached).
     pub async fn placement_versions(&self) -> Result<VersionRange, CloudError> {
         self.session.version_range(Service::Placement).await

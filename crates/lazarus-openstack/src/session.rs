@@ -154,6 +154,19 @@ impl Session {
         &self.auth
     }
 
+    /// A valid token and the base URL of `service_type` in its catalog, chosen by the
+    /// session's region and interface.
+    pub(crate) async fn token_and_endpoint(
+        &self,
+        service_type: &str,
+    ) -> Result<(crate::secret::Secret, String), CloudError> {
+        let token = self.auth.token().await?;
+        let base = token
+            .catalog
+            .endpoint(service_type, self.region.as_deref(), self.interface)?;
+        Ok((token.value().clone(), base))
+    }
+
     /// Sends `request`; a 2xx answer is returned, anything else becomes a
     /// [`CloudError`]. A 401 makes the session drop its token, issue a new one and
     /// send the request once more (so an expired or revoked token costs one round
