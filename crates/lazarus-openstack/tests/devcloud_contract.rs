@@ -422,20 +422,55 @@ async fn a_dead_hosts_servers_are_evacuated_and_the_host_returns() {
         let started = Instant::now();
         client.evacuate(&id, &options).await.unwrap();
         let accepted = started.elapsed();
-        let (server, took) = wait_server(client, &id, status, Duration::from_secs(120), |s| {
-            s.status == status && s.host.as_deref() != Some(source.as_str())
-        })
+        // Watch the server and its evacuation record together, noting every change.
+        let record_filter = MigrationFilter {
+            instance_uuid: Some(id.clone()),
+            migration_type: Some(MigrationType::Evacuation),
+            ..MigrationFilter::default()
+        };
+        // (changes seen, seconds after the call when the server had arrived)
+        let watch = std::sync::Mutex::new((Vec::<String>::new(), None::<f64>));
+        let server = wait_for(
+            "the evacuated server and its record",
+            Duration::from_secs(120),
+            Duration::from_millis(100),
+            || async {
+                let server = client.get_server_quick(&id).await.ok()?;
+                let record = client.list_migrations(&record_filter).await.ok()?;
+                let record = record.first().map(|m| m.status.clone()).unwrap_or_default();
+                let state = format!(
+                    "{}/{}/{} record {record}",
+                    server.status,
+                    server.task_state.as_deref().unwrap_or("-"),
+                    server.host.as_deref().unwrap_or("-")
+                );
+                let elapsed = started.elapsed().as_secs_f64();
+                let mut watch = watch.lock().unwrap();
+                if watch.0.last().map(|t| !t.ends_with(&state)).unwrap_or(true) {
+                    watch.0.push(format!("{elapsed:.2}s {state}"));
+                }
+                let arrived = server.status == status
+                    && server.task_state.is_none()
+                    && server.host.as_deref() != Some(source.as_str());
+                if arrived && watch.1.is_none() {
+                    watch.1 = Some(elapsed);
+                }
+                (arrived && record == "done").then_some(server)
+            },
+        )
         .await;
         if let Some(host) = &target_host {
             assert_eq!(server.host.as_ref(), Some(host));
         }
+        let (timeline, arrived) = watch.into_inner().unwrap();
         measured(&format!(
             "evacuate ({arrival:?}, target {target_host:?}) from {source}: call answered in {:.3} s, \
-             {status} on {} {:.2} s after the call ({:.2} s after the kill)",
+             {status} on {} {:.2} s after the call ({:.2} s after the kill); seen: {}",
             accepted.as_secs_f64(),
             server.host.as_deref().unwrap_or("?"),
-            (accepted + took).as_secs_f64(),
-            killed.elapsed().as_secs_f64()
+            arrived.unwrap_or_default(),
+            started.duration_since(killed).as_secs_f64() + arrived.unwrap_or_default(),
+            timeline.join(", ")
         ));
     }
 
@@ -447,31 +482,20 @@ async fn a_dead_hosts_servers_are_evacuated_and_the_host_returns() {
         ..MigrationFilter::default()
     };
     let ours = [scheduled.clone(), targeted.clone(), stopped.clone()];
-    let seen: std::sync::Mutex<HashMap<String, Vec<String>>> = Default::default();
-    wait_for(
-        "the evacuation records to be done",
-        Duration::from_secs(60),
-        Duration::from_millis(200),
-        || async {
-            let records = client.list_migrations(&filter).await.unwrap();
-            let mine: Vec<_> = records
-                .iter()
-                .filter(|m| ours.contains(&m.instance_uuid))
-                .collect();
-            let mut seen = seen.lock().unwrap();
-            for record in &mine {
-                let statuses = seen.entry(record.instance_uuid.clone()).or_default();
-                if statuses.last() != Some(&record.status) {
-                    statuses.push(record.status.clone());
-                }
-            }
-            (mine.len() == 3 && mine.iter().all(|m| m.status == "done")).then_some(())
-        },
-    )
-    .await;
-    measured(&format!(
-        "evacuation record statuses seen while polling: {seen:?}"
-    ));
+    let records = client.list_migrations(&filter).await.unwrap();
+    let mine: Vec<_> = records
+        .iter()
+        .filter(|m| ours.contains(&m.instance_uuid))
+        .collect();
+    assert_eq!(
+        mine.len(),
+        3,
+        "one evacuation record per server: {records:?}"
+    );
+    assert!(mine.iter().all(|m| m.status == "done"), "{mine:?}");
+    assert!(mine
+        .iter()
+        .all(|m| m.source_compute.as_deref() == Some(source.as_str())));
 
     // Placement: the evacuated server holds resources on both hosts until the source
     // restarts.
@@ -630,8 +654,9 @@ impl Keystone {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status().as_u16(), 201);
-        let body: Value = response.json().await.unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or_default();
+        assert_eq!(status, 201, "creating an application credential: {body}");
         let credential = &body["application_credential"];
         (
             credential["id"].as_str().unwrap().to_owned(),
