@@ -350,3 +350,58 @@ impl<'a> Candidates<'a> {
             .min_by_key(|&idx| (Reverse(self.hosts[idx as usize].free.memory_mb), idx))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{exact, hosts, res, ClusterBuilder};
+    use super::*;
+    use crate::model::RecoveryMethod;
+
+    fn cluster() -> Cluster {
+        ClusterBuilder::new()
+            .segment("s", RecoveryMethod::Auto)
+            .segment("other", RecoveryMethod::Auto)
+            .hosts("s", &["c", "a", "b", "dead"], exact(8, 8192, 100))
+            .hosts("other", &["x"], exact(64, 65536, 1000))
+            .usage("a", res(0, 4096, 0))
+            .build()
+    }
+
+    #[test]
+    fn only_the_affected_segments_healthy_hosts_are_candidates() {
+        let c = cluster();
+        let failed = hosts(["dead"]);
+        let req = PlanRequest::new(&c, &failed);
+        let segment = SegmentId::from("s");
+        let cands = Candidates::build(&req, &[&segment].into());
+        let names: Vec<&str> = (0..3)
+            .filter_map(|i| cands.host(i))
+            .map(|h| h.name.as_str())
+            .collect();
+        assert_eq!(names, vec!["a", "b", "c"], "name order within the segment");
+        assert_eq!(cands.index_of(&"dead".into()), None);
+        assert_eq!(cands.index_of(&"x".into()), None);
+        assert_eq!(cands.index_of(&"b".into()), Some(1));
+    }
+
+    #[test]
+    fn taking_resources_reranks_the_host() {
+        let c = cluster();
+        let failed = hosts(["dead"]);
+        let req = PlanRequest::new(&c, &failed);
+        let segment = SegmentId::from("s");
+        let mut cands = Candidates::build(&req, &[&segment].into());
+        let pools = [PoolKind::Ordinary];
+        let need = res(1, 1024, 1);
+        let best = cands.search(&segment, &pools, need, None, &Filter::default());
+        assert_eq!(best, Ok(1), "b and c tie on memory, b wins by name");
+        cands.take(1, res(0, 6144, 0));
+        let best = cands.search(&segment, &pools, need, None, &Filter::default());
+        assert_eq!(best, Ok(2), "c is now the roomiest");
+        let miss = cands
+            .search(&segment, &pools, res(1, 9000, 1), None, &Filter::default())
+            .unwrap_err();
+        assert_eq!(miss.pool_hosts, 3);
+        assert_eq!(miss.roomiest, Some(res(8, 8192, 100)));
+    }
+}
