@@ -114,6 +114,9 @@ pub fn by_health(hosts: &[Value]) -> String {
         let state = h.get("health").and_then(Value::as_str).unwrap_or("unknown");
         *counts.entry(state.to_owned()).or_default() += 1;
     }
+    if counts.is_empty() {
+        return "none".to_owned();
+    }
     counts
         .iter()
         .map(|(s, n)| format!("{s}: {n}"))
@@ -134,5 +137,6 @@ mod tests {
             json!({"name": "c4", "health": null}),
         ];
         assert_eq!(by_health(&hosts), "failed: 1, unknown: 1, up: 2");
+        assert_eq!(by_health(&[]), "none");
     }
 }
