@@ -610,7 +610,10 @@ impl Config {
             ("poll.servers_interval", self.poll.servers_interval),
             ("poll.placement_interval", self.poll.placement_interval),
             ("shutdown.deadline", self.shutdown.deadline),
-            ("engine.recovery.verify_timeout", self.engine.recovery.verify_timeout),
+            (
+                "engine.recovery.verify_timeout",
+                self.engine.recovery.verify_timeout,
+            ),
         ] {
             if d.is_zero() {
                 return Err(invalid(field, "must be greater than zero"));
@@ -755,10 +758,34 @@ mod tests {
 
     #[test]
     fn zero_intervals_are_refused() {
-        let c = Config::parse("[api]\nauth = \"none\"\n[poll]\nservices_interval = \"0s\"\n")
-            .unwrap();
+        let c =
+            Config::parse("[api]\nauth = \"none\"\n[poll]\nservices_interval = \"0s\"\n").unwrap();
         let e = c.validate().unwrap_err();
         assert!(e.to_string().contains("poll.services_interval"), "{e}");
+    }
+
+    #[test]
+    fn the_example_file_lists_every_option_at_its_default() {
+        let text = include_str!("../../../etc/lazarus.toml");
+        let uncommented: String = text
+            .lines()
+            .map(|l| l.strip_prefix("# ").unwrap_or(l))
+            .filter(|l| !l.starts_with("##"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut parsed = Config::parse(&uncommented).unwrap();
+        // The one example value that is not a default.
+        assert_eq!(parsed.openstack.cloud.as_deref(), Some("mycloud"));
+        parsed.openstack.cloud = None;
+        assert_eq!(parsed, Config::default());
+        // And every default appears in it.
+        let defaults = Config::default().to_toml();
+        for line in defaults.lines().filter(|l| l.contains(" = ")) {
+            assert!(
+                uncommented.lines().any(|l| l == line),
+                "etc/lazarus.toml does not list {line:?}"
+            );
+        }
     }
 
     #[test]

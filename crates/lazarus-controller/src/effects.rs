@@ -94,7 +94,11 @@ impl<C: Cloud + 'static> Effects<C> {
                 // One PUT with forced_down and disabled together: disabling a dead
                 // compute that is not yet down waits on RPC for 60 s.
                 let result = self
-                    .update_service(&host, ServiceUpdate::force_down_and_disable(reason), "mark_down")
+                    .update_service(
+                        &host,
+                        ServiceUpdate::force_down_and_disable(reason),
+                        "mark_down",
+                    )
                     .await;
                 Some(Event::HostMarkedDown { host, result })
             }
@@ -221,9 +225,11 @@ impl<C: Cloud + 'static> Effects<C> {
             },
         };
         tracing::info!(%instance, %from, %to, attempt, "evacuating");
-        let result =
-            tokio::time::timeout(self.call_timeout(), self.cloud.evacuate(instance.as_str(), &options))
-                .await;
+        let result = tokio::time::timeout(
+            self.call_timeout(),
+            self.cloud.evacuate(instance.as_str(), &options),
+        )
+        .await;
         match result {
             Ok(Ok(())) => {
                 self.metrics.evacuation("accepted");

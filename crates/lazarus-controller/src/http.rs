@@ -156,7 +156,10 @@ fn unavailable(what: &str) -> Response {
 async fn ask<T>(s: &AppState, make: impl FnOnce(oneshot::Sender<T>) -> Query) -> Option<T> {
     let (tx, rx) = oneshot::channel();
     s.engine.try_send(Input::Query(make(tx))).ok()?;
-    tokio::time::timeout(Duration::from_secs(5), rx).await.ok()?.ok()
+    tokio::time::timeout(Duration::from_secs(5), rx)
+        .await
+        .ok()?
+        .ok()
 }
 
 async fn hosts(State(s): State<AppState>) -> Response {
@@ -167,7 +170,10 @@ async fn hosts(State(s): State<AppState>) -> Response {
 }
 
 /// The recovery records of one log, in order.
-async fn log_records(store: &dyn Store, id: &str) -> Result<Vec<(u64, RecoveryRecord)>, StoreError> {
+async fn log_records(
+    store: &dyn Store,
+    id: &str,
+) -> Result<Vec<(u64, RecoveryRecord)>, StoreError> {
     let log = store.recovery_log(id).await?;
     Ok(log
         .records
@@ -223,14 +229,12 @@ async fn recoveries(State(s): State<AppState>) -> Response {
             continue;
         };
         let finished = log.finished;
-        let last = log
-            .records
-            .into_iter()
-            .rev()
-            .find_map(|r| match serde_json::from_value::<Record>(r.body) {
+        let last = log.records.into_iter().rev().find_map(|r| {
+            match serde_json::from_value::<Record>(r.body) {
                 Ok(Record::Recovery(rec)) => Some(rec),
                 Ok(Record::ProcessDisable(_)) | Err(_) => None,
-            });
+            }
+        });
         if let Some(r) = last {
             out.push((r.id.started_at, summary(&r, finished)));
         }

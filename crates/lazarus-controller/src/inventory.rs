@@ -75,7 +75,11 @@ pub async fn read<C: Cloud>(
     inv.services = cloud.list_compute_services().await?;
     let names: Vec<HostName> = match only {
         Some(h) => vec![h.clone()],
-        None => inv.hosts.iter().map(|h| HostName::from(h.name.as_str())).collect(),
+        None => inv
+            .hosts
+            .iter()
+            .map(|h| HostName::from(h.name.as_str()))
+            .collect(),
     };
     for name in names {
         let servers = cloud.list_servers_on_host(name.as_str()).await?;
@@ -87,28 +91,42 @@ pub async fn read<C: Cloud>(
     if placement {
         match read_placement(cloud, &inv.hosts).await {
             Ok(c) => inv.capacity = c,
-            Err(e) => tracing::warn!(error = %e, "could not read Placement; keeping the last capacity figures"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read Placement; keeping the last capacity figures")
+            }
         }
     }
     Ok(inv)
 }
 
 /// Inventories and usages of the protected hosts' resource providers.
+///
+/// A compute node's resource provider is named after its hypervisor hostname, which is
+/// the service's host name or its FQDN. `os-hypervisors` would map them exactly, but
+/// Nova answers it only after a 60 s RPC timeout while a compute is down, which is
+/// exactly when capacity matters; so providers are matched by name.
 async fn read_placement<C: Cloud>(
     cloud: &C,
     hosts: &[lazarus_store::Host],
 ) -> Result<HashMap<HostName, (Capacity, Resources)>, CloudError> {
-    let wanted: BTreeSet<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
-    let hypervisors = cloud.list_hypervisors().await?;
+    let providers = cloud.list_resource_providers().await?;
     let mut out = HashMap::new();
-    for hv in hypervisors {
-        let Some(service) = &hv.service else { continue };
-        if !wanted.contains(service.host.as_str()) {
+    for host in hosts {
+        let name = host.name.as_str();
+        let Some(provider) = providers
+            .iter()
+            .find(|p| p.name == name)
+            .or_else(|| {
+                providers
+                    .iter()
+                    .find(|p| p.name.strip_prefix(name).is_some_and(|rest| rest.starts_with('.')))
+            })
+        else {
+            tracing::warn!(host = name, "no Placement resource provider is named after this host; its capacity is unknown");
             continue;
-        }
-        // The compute node's UUID is its resource provider's UUID.
-        let inventories = cloud.provider_inventories(&hv.id).await?;
-        let usages = cloud.provider_usages(&hv.id).await?;
+        };
+        let inventories = cloud.provider_inventories(&provider.uuid).await?;
+        let usages = cloud.provider_usages(&provider.uuid).await?;
         let inv = |class: &str| {
             inventories
                 .inventories
@@ -127,7 +145,7 @@ async fn read_placement<C: Cloud>(
         };
         let used = |class: &str| usages.usages.get(class).copied().unwrap_or(0);
         let usage = Resources::new(used("VCPU"), used("MEMORY_MB"), used("DISK_GB"));
-        out.insert(HostName::from(service.host.as_str()), (capacity, usage));
+        out.insert(HostName::from(name), (capacity, usage));
     }
     Ok(out)
 }

@@ -86,12 +86,13 @@ impl Journal {
             let Some(last) = log.records.last() else {
                 continue;
             };
-            let record: Record =
-                serde_json::from_value(last.body.clone()).map_err(|e| JournalError::Unreadable {
+            let record: Record = serde_json::from_value(last.body.clone()).map_err(|e| {
+                JournalError::Unreadable {
                     recovery: log.recovery_id.clone(),
                     seq: last.seq,
                     message: e.to_string(),
-                })?;
+                }
+            })?;
             journal
                 .next_seq
                 .insert(log.recovery_id.clone(), last.seq.saturating_add(1));
@@ -127,7 +128,10 @@ impl Journal {
         let id = self.log_id(record);
         let seq = self.next_seq.get(&id).copied().unwrap_or(0);
         let (kind, closes) = match record {
-            Record::Recovery(r) => (format!("recovery.{}", phase_name(r.phase)), r.phase == Phase::Closed),
+            Record::Recovery(r) => (
+                format!("recovery.{}", phase_name(r.phase)),
+                r.phase == Phase::Closed,
+            ),
             Record::ProcessDisable(p) => ("process_disable".to_owned(), !p.disabled),
         };
         let body = serde_json::to_value(record).map_err(|e| JournalError::Unreadable {

@@ -151,12 +151,13 @@ pub async fn run<C: Cloud + std::fmt::Debug + 'static>(
         config = %config.to_toml(),
         "lazarus controller starting"
     );
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.store.path).map_err(|e| {
-        RunError::Store {
-            path: config.store.path.display().to_string(),
-            message: e.to_string(),
-        }
-    })?);
+    let store: Arc<dyn Store> =
+        Arc::new(
+            SqliteStore::open(&config.store.path).map_err(|e| RunError::Store {
+                path: config.store.path.display().to_string(),
+                message: e.to_string(),
+            })?,
+        );
     let listener = tokio::net::TcpListener::bind(config.api.listen)
         .await
         .map_err(|source| RunError::Bind {
@@ -176,21 +177,21 @@ pub async fn run<C: Cloud + std::fmt::Debug + 'static>(
         .services_interval
         .saturating_mul(3)
         .saturating_add(config.openstack.request_timeout);
-    health
-        .cloud_window_ms
-        .store(lazarus_core::time::duration_millis(window), Ordering::SeqCst);
+    health.cloud_window_ms.store(
+        lazarus_core::time::duration_millis(window),
+        Ordering::SeqCst,
+    );
     let index: RecoveryIndex = Arc::default();
     let (tx, rx) = mpsc::channel::<Input>(INBOX);
     let (stop_tx, stop_rx) = watch::channel(false);
 
     // The API first, so /live answers while the inventory loads.
     let sink = sink::EngineSink::new(tx.clone());
-    let compute: Arc<dyn lazarus_api::ComputeHostValidator> =
-        if config.api.validate_compute_hosts {
-            Arc::new(sink::NovaComputeHosts::new(Arc::clone(&cloud)))
-        } else {
-            Arc::new(AllowAllComputeHosts)
-        };
+    let compute: Arc<dyn lazarus_api::ComputeHostValidator> = if config.api.validate_compute_hosts {
+        Arc::new(sink::NovaComputeHosts::new(Arc::clone(&cloud)))
+    } else {
+        Arc::new(AllowAllComputeHosts)
+    };
     let api = ApiState {
         store: Arc::clone(&store),
         sink: Arc::new(sink),
@@ -281,6 +282,7 @@ pub async fn run<C: Cloud + std::fmt::Debug + 'static>(
 
     // Notifications accepted while no controller ran (or that the sink dropped).
     pick_up_new_notifications(&*store, &tx).await;
+    let placement_hosts = inventory.capacity.keys().map(ToString::to_string).collect();
     let pollers = poller::spawn(
         Arc::clone(&config),
         Arc::clone(&store),
@@ -288,6 +290,7 @@ pub async fn run<C: Cloud + std::fmt::Debug + 'static>(
         tx.clone(),
         Arc::clone(&health),
         stop_rx.clone(),
+        placement_hosts,
     );
     drop(tx);
 
@@ -345,12 +348,15 @@ async fn pick_up_new_notifications(store: &dyn Store, tx: &mpsc::Sender<Input>) 
         statuses: vec![NotificationStatus::New],
         ..NotificationFilter::default()
     };
-    let query = lazarus_store::ListQuery::all()
-        .sorted_by("created_at", lazarus_store::SortDir::Asc);
+    let query =
+        lazarus_store::ListQuery::all().sorted_by("created_at", lazarus_store::SortDir::Asc);
     match store.list_notifications(&filter, &query).await {
         Ok(list) => {
             if !list.is_empty() {
-                tracing::info!(count = list.len(), "picking up notifications accepted while no controller ran");
+                tracing::info!(
+                    count = list.len(),
+                    "picking up notifications accepted while no controller ran"
+                );
             }
             for n in list {
                 let _ = tx.send(Input::Notification(Box::new(n))).await;

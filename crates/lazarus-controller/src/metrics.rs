@@ -24,7 +24,9 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
 }
 
 fn latency_histogram() -> Histogram {
-    Histogram::new([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
+    Histogram::new([
+        0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    ])
 }
 
 /// Every metric the controller exports.
@@ -89,7 +91,11 @@ impl Metrics {
             "Nova calls made for the engine, by operation and result",
             m.nova_calls.clone(),
         );
-        registry.register("alerts", "Alerts raised, by kind and severity", m.alerts.clone());
+        registry.register(
+            "alerts",
+            "Alerts raised, by kind and severity",
+            m.alerts.clone(),
+        );
         registry.register(
             "host_health",
             "Hosts per detector verdict",
@@ -202,7 +208,10 @@ mod tests {
         m.evacuation("accepted");
         m.api_request("GET", "/v1/segments", 200, 0.002);
         let text = m.render();
-        assert!(text.contains("lazarus_recoveries_started_total 1"), "{text}");
+        assert!(
+            text.contains("lazarus_recoveries_started_total 1"),
+            "{text}"
+        );
         assert!(
             text.contains("lazarus_recoveries_finished_total{outcome=\"done\"} 1"),
             "{text}"

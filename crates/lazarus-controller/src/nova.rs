@@ -23,7 +23,8 @@ use crate::config::InstancesSection;
 /// A failed Nova call other than evacuate, as the core sees it.
 pub fn nova_error(e: &CloudError) -> NovaError {
     match e {
-        CloudError::BadRequest { message, .. } | CloudError::EvacuationsStillDone { message, .. } => {
+        CloudError::BadRequest { message, .. }
+        | CloudError::EvacuationsStillDone { message, .. } => {
             NovaError::BadRequest(message.clone())
         }
         CloudError::NotFound { .. } => NovaError::NotFound,
@@ -284,7 +285,10 @@ mod tests {
         let mut l = Liveness::new(Duration::from_secs(10));
         let h = HostName::from("c1");
         assert!(!l.observe(&h, Some("t0"), at(0)));
-        assert!(!l.observe(&h, Some("t1"), at(2)), "could be its last report");
+        assert!(
+            !l.observe(&h, Some("t1"), at(2)),
+            "could be its last report"
+        );
         assert!(!l.observe(&h, Some("t1"), at(10)));
         assert!(l.observe(&h, Some("t2"), at(12)));
     }
@@ -340,7 +344,10 @@ mod tests {
     #[test]
     fn evacuation_records_map_onto_the_cores_statuses() {
         assert_eq!(migration_status("accepted"), MigrationStatus::Accepted);
-        assert_eq!(migration_status("pre-migrating"), MigrationStatus::PreMigrating);
+        assert_eq!(
+            migration_status("pre-migrating"),
+            MigrationStatus::PreMigrating
+        );
         assert_eq!(migration_status("done"), MigrationStatus::Done);
         assert_eq!(migration_status("completed"), MigrationStatus::Completed);
         assert_eq!(migration_status("failed"), MigrationStatus::Failed);

@@ -6,6 +6,7 @@
 //! Failures are logged once when they start and once when they clear, not on every
 //! poll (a remote party's outage must not flood the log).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +23,11 @@ use crate::Health;
 
 /// Reads the first inventory, retrying (with a warning) until OpenStack answers: the
 /// engine must not start recoveries without knowing the hosts' servers.
-pub async fn initial_inventory<C: Cloud>(store: &dyn Store, cloud: &C, health: &Health) -> Inventory {
+pub async fn initial_inventory<C: Cloud>(
+    store: &dyn Store,
+    cloud: &C,
+    health: &Health,
+) -> Inventory {
     let mut delay = Duration::from_secs(1);
     loop {
         match inventory::read(store, cloud, None, true).await {
@@ -71,6 +76,7 @@ pub fn spawn<C: Cloud + 'static>(
     tx: mpsc::Sender<Input>,
     health: Arc<Health>,
     stop: watch::Receiver<bool>,
+    initial_hosts: BTreeSet<String>,
 ) -> Vec<JoinHandle<()>> {
     let services = {
         let (cloud, tx, health, mut stop) = (
@@ -122,16 +128,26 @@ pub fn spawn<C: Cloud + 'static>(
             // The initial inventory just read everything.
             tick.tick().await;
             let mut last_placement = tokio::time::Instant::now();
+            let mut placement_hosts: BTreeSet<String> = initial_hosts;
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
                     _ = stop.wait_for(|s| *s) => return,
                 }
-                let placement = last_placement.elapsed() >= placement_every;
+                // Placement is read on its own interval, and at once for hosts it has
+                // not been read for (a host just added has no capacity figures yet).
+                let hosts: BTreeSet<String> = match inventory::read_store(&*store).await {
+                    Ok(inv) => inv.hosts.into_iter().map(|h| h.name).collect(),
+                    Err(_) => placement_hosts.clone(),
+                };
+                let placement = last_placement.elapsed() >= placement_every
+                    || !hosts.is_subset(&placement_hosts);
                 match inventory::read(&*store, &*cloud, None, placement).await {
                     Ok(inv) => {
-                        if placement {
+                        if placement && !inv.capacity.is_empty() {
                             last_placement = tokio::time::Instant::now();
+                            placement_hosts =
+                                inv.capacity.keys().map(ToString::to_string).collect();
                         }
                         if failing {
                             tracing::info!("the inventory can be read again");

@@ -178,7 +178,8 @@ async fn load_vmoves(
 fn vmove_of(step: &InstanceStep) -> (VMoveStatus, Option<String>, Option<String>) {
     match step {
         InstanceStep::Planned { target } => (VMoveStatus::Pending, Some(target.to_string()), None),
-        InstanceStep::Requested { target, attempt } | InstanceStep::Accepted { target, attempt } => (
+        InstanceStep::Requested { target, attempt }
+        | InstanceStep::Accepted { target, attempt } => (
             VMoveStatus::Ongoing,
             Some(target.to_string()),
             Some(format!("attempt {attempt}")),
@@ -206,10 +207,7 @@ async fn sync_vmoves(
                     uuid: uuid::Uuid::new_v4().to_string(),
                     notification_uuid: notification.to_owned(),
                     instance_uuid: id.to_string(),
-                    instance_name: names
-                        .get(id)
-                        .cloned()
-                        .unwrap_or_else(|| id.to_string()),
+                    instance_name: names.get(id).cloned().unwrap_or_else(|| id.to_string()),
                     source_host: Some(record.id.host.to_string()),
                     vmove_type: Some(VMoveType::Evacuation),
                     status: Some(VMoveStatus::Pending),

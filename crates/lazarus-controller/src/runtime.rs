@@ -36,6 +36,9 @@ use crate::nova::{self, Liveness};
 use crate::reporter::Report;
 use crate::{clock, Health};
 
+/// The longest a notification waits for the failed host's servers to be refreshed.
+const PREPARE_LIMIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// What the engine task is sent.
 #[derive(Debug)]
 pub enum Input {
@@ -206,7 +209,8 @@ impl<C: Cloud + 'static> EngineTask<C> {
                         lazarus_core::workflow::Outcome::Aborted => "aborted",
                     };
                     self.metrics.recovery_finished(outcome);
-                    let span = tracing::info_span!("recovery", id = %summary.id, host = %summary.id.host);
+                    let span =
+                        tracing::info_span!("recovery", id = %summary.id, host = %summary.id.host);
                     span.in_scope(|| {
                         tracing::info!(
                             outcome,
@@ -220,7 +224,10 @@ impl<C: Cloud + 'static> EngineTask<C> {
                         .recovery(&summary.id.host)
                         .map(|r| r.trigger.clone());
                     if let Some(trigger) = trigger {
-                        let _ = self.reports.send(Report::Finished { summary, trigger }).await;
+                        let _ = self
+                            .reports
+                            .send(Report::Finished { summary, trigger })
+                            .await;
                     }
                 }
                 effect @ (Command::FenceHost { .. }
@@ -327,14 +334,20 @@ impl<C: Cloud + 'static> EngineTask<C> {
         let store = Arc::clone(&self.store);
         let cloud = Arc::clone(&self.effects.cloud);
         let tx = self.tx.clone();
-        let placement = !self.listed.contains(&host);
+        let limit = PREPARE_LIMIT.min(self.config.openstack.request_timeout);
         tokio::spawn(async move {
-            match inventory::read(&*store, &*cloud, Some(&host), placement).await {
-                Ok(inv) => {
+            // Fresh usages too: the plan is made from them. Bounded: a slow Nova must
+            // not hold the recovery back; the last poll's figures are used instead.
+            let read = inventory::read(&*store, &*cloud, Some(&host), true);
+            match tokio::time::timeout(limit, read).await {
+                Ok(Ok(inv)) => {
                     let _ = tx.send(Input::Inventory(Box::new(inv))).await;
                 }
-                Err(e) => {
+                Ok(Err(e)) => {
                     tracing::warn!(%host, error = %e, "could not refresh the failed host's servers; using the last known list")
+                }
+                Err(_) => {
+                    tracing::warn!(%host, limit_s = limit.as_secs_f64(), "refreshing the failed host's servers took too long; using the last known list")
                 }
             }
             let _ = tx.send(Input::NotificationReady(Box::new(n))).await;
@@ -361,8 +374,11 @@ impl<C: Cloud + 'static> EngineTask<C> {
         };
         let before = self.engine.recovery(&host).map(|r| r.id.to_string());
         let mut cmds = Vec::new();
-        self.engine
-            .handle_into(clock::now(), Event::MonitorNotified(core.clone()), &mut cmds);
+        self.engine.handle_into(
+            clock::now(),
+            Event::MonitorNotified(core.clone()),
+            &mut cmds,
+        );
         let acted = !cmds.is_empty();
         self.execute(cmds).await?;
         let after = self
@@ -428,7 +444,11 @@ impl<C: Cloud + 'static> EngineTask<C> {
     }
 
     fn apply_inventory(&mut self, inv: &Inventory) {
-        let busy: HashSet<HostName> = self.engine.recoveries().map(|r| r.id.host.clone()).collect();
+        let busy: HashSet<HostName> = self
+            .engine
+            .recoveries()
+            .map(|r| r.id.host.clone())
+            .collect();
         let config = Arc::clone(&self.config);
         let applied = inventory::apply(
             self.engine.cluster_mut(),
@@ -577,7 +597,11 @@ fn explain(
         parts.push(format!(
             "nova: {}{}{}{}",
             if n.up { "up" } else { "down" },
-            if n.reporting { ", compute reporting" } else { ", compute not reporting" },
+            if n.reporting {
+                ", compute reporting"
+            } else {
+                ", compute not reporting"
+            },
             if n.forced_down { ", forced down" } else { "" },
             if n.disabled {
                 format!(
@@ -590,11 +614,7 @@ fn explain(
         ));
     }
     if let Some(r) = recovery {
-        parts.push(format!(
-            "under recovery {} ({})",
-            r.id,
-            phase_name(r.phase)
-        ));
+        parts.push(format!("under recovery {} ({})", r.id, phase_name(r.phase)));
     }
     parts.join("; ")
 }
@@ -612,7 +632,10 @@ pub fn core_notification(n: &lazarus_store::Notification) -> Option<Notification
     let payload = match n.notification_type {
         NotificationType::ComputeHost => NotificationPayload::ComputeHost {
             event: event(text("event"))?,
-            host_status: match text("host_status").map(|s| s.to_ascii_uppercase()).as_deref() {
+            host_status: match text("host_status")
+                .map(|s| s.to_ascii_uppercase())
+                .as_deref()
+            {
                 Some("NORMAL") => HostStatus::Normal,
                 _ => HostStatus::Unknown,
             },
