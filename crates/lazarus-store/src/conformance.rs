@@ -63,6 +63,8 @@ cases!(
     appending_a_record_is_idempotent_but_never_rewrites,
     a_finished_recovery_takes_no_more_records,
     uuids_are_unique,
+    records_are_ordered_by_number_not_by_text,
+    of_two_identical_notifications_racing_exactly_one_is_accepted,
 );
 
 /// Runs every case, each against a fresh store from `make`.
@@ -1061,4 +1063,47 @@ async fn uuids_are_unique(s: Arc<dyn Store>) {
     let mut again = host_down(1, &host, t(500));
     again.payload = json!({"event": "STARTED"});
     assert_conflict(s.create_notification(again, WINDOW, t(500)).await);
+}
+
+async fn records_are_ordered_by_number_not_by_text(s: Arc<dyn Store>) {
+    for seq in [10u64, 2, 1, 100] {
+        s.append_record("r-1", seq, "step", &json!({"seq": seq}))
+            .await
+            .unwrap();
+    }
+    let seqs: Vec<u64> = s
+        .recovery_log("r-1")
+        .await
+        .unwrap()
+        .records
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(seqs, [1, 2, 10, 100]);
+}
+
+async fn of_two_identical_notifications_racing_exactly_one_is_accepted(s: Arc<dyn Store>) {
+    let seg = s
+        .create_segment(new_segment(1, "rack"), t(0))
+        .await
+        .unwrap();
+    let host = s
+        .create_host(&seg.uuid, new_host(1, "c1"), t(0))
+        .await
+        .unwrap();
+    for round in 0..10u32 {
+        let a = host_down(round * 2 + 1, &host, t(10_000 * i64::from(round + 1)));
+        let b = host_down(round * 2 + 2, &host, t(10_000 * i64::from(round + 1)));
+        let (s1, s2) = (Arc::clone(&s), Arc::clone(&s));
+        let (ra, rb) = tokio::join!(
+            tokio::spawn(async move { s1.create_notification(a, WINDOW, t(1)).await }),
+            tokio::spawn(async move { s2.create_notification(b, WINDOW, t(1)).await }),
+        );
+        let results = [ra.unwrap(), rb.unwrap()];
+        let accepted = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(accepted, 1, "round {round}: {results:?}");
+        assert!(results
+            .iter()
+            .any(|r| matches!(r, Err(StoreError::Conflict(_)))));
+    }
 }
