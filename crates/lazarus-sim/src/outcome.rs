@@ -32,6 +32,8 @@ pub struct Stats {
     pub controller_crashes: u32,
     /// Watchdog resets of hosts.
     pub watchdog_resets: u32,
+    /// Instances Nova hard-rebooted for the engine.
+    pub resets: u32,
     /// Evacuations commanded from a host that had come back up after its fence (not
     /// a split brain, since its guests are shut off, but a stale decision).
     pub evacuations_from_returned_hosts: u32,
@@ -89,6 +91,7 @@ impl Summary {
         t.critical_alerts += s.critical_alerts;
         t.controller_crashes += s.controller_crashes;
         t.watchdog_resets += s.watchdog_resets;
+        t.resets += s.resets;
         t.evacuations_from_returned_hosts += s.evacuations_from_returned_hosts;
         if !outcome.violations.is_empty() {
             self.failures.push(outcome);
@@ -111,6 +114,7 @@ impl Summary {
         t.critical_alerts += o.critical_alerts;
         t.controller_crashes += o.controller_crashes;
         t.watchdog_resets += o.watchdog_resets;
+        t.resets += o.resets;
         t.evacuations_from_returned_hosts += o.evacuations_from_returned_hosts;
         self.failures.extend(other.failures);
         self.failures.sort_by_key(|f| f.seed);

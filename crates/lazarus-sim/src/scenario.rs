@@ -18,6 +18,13 @@ pub fn host_name(i: usize) -> HostName {
     HostName::new(format!("cmp-{i:02}"))
 }
 
+/// The cluster a run of `seed` starts from (built from the first generator forked off
+/// the run's), so tests can pick its hosts and instances before running it.
+pub fn cluster_for_seed(seed: u64, config: &SimConfig) -> Cluster {
+    let mut rng = SimRng::new(seed).fork();
+    build_cluster(config, &mut rng)
+}
+
 /// Builds the cluster for a seed. Hosts are roomy enough that one or two failures can
 /// be absorbed, not so roomy that placement never matters.
 pub fn build_cluster(config: &SimConfig, rng: &mut SimRng) -> Cluster {

@@ -169,8 +169,9 @@ impl<'c> Sim<'c> {
     /// Sets up the world and the fault plan for `seed`.
     pub(crate) fn new(seed: u64, config: &'c SimConfig) -> Self {
         let mut rng = SimRng::new(seed);
-        let mut build_rng = rng.fork();
-        let initial = scenario::build_cluster(config, &mut build_rng);
+        let initial = scenario::cluster_for_seed(seed, config);
+        // The cluster's generator is the first fork of the run's (see cluster_for_seed).
+        let _ = rng.fork();
         let wd = config.engine.fencing.watchdog_timeout.as_millis() as u64;
         let world = World::from_cluster(&initial, |name| {
             initial.host(name).and_then(|h| match h.fence_method {
@@ -1405,6 +1406,7 @@ impl<'c> Sim<'c> {
                 if result.is_ok() {
                     self.log
                         .push(now, format!("nova: {instance} hard-rebooted"));
+                    self.stats.resets += 1;
                 }
                 self.reply(epoch, d, Event::InstanceResetDone { instance, result });
             }

@@ -4,9 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use lazarus_core::alert::{AlertKind, Severity};
+use lazarus_core::model::VmState;
 use lazarus_core::HostName;
 use lazarus_sim::world::{BmcFault, PartitionKind};
-use lazarus_sim::{run_seed, Fault, FaultPlan, ScheduledFault, SimConfig, SimOutcome};
+use lazarus_sim::{run_seed, scenario, Fault, FaultPlan, ScheduledFault, SimConfig, SimOutcome};
 
 const VICTIM: usize = 1;
 
@@ -14,8 +15,10 @@ fn victim() -> HostName {
     HostName::from("cmp-01")
 }
 
-fn run(faults: Vec<(u64, Fault)>, watchdog: bool) -> SimOutcome {
-    let config = SimConfig {
+const SEED: u64 = 11;
+
+fn config(watchdog: bool, faults: Vec<(u64, Fault)>) -> SimConfig {
+    SimConfig {
         watchdog_share: if watchdog { 1.0 } else { 0.0 },
         plan: Some(FaultPlan::of(
             faults
@@ -25,8 +28,11 @@ fn run(faults: Vec<(u64, Fault)>, watchdog: bool) -> SimOutcome {
         )),
         full_log: true,
         ..SimConfig::default()
-    };
-    let outcome = run_seed(11, &config);
+    }
+}
+
+fn run(faults: Vec<(u64, Fault)>, watchdog: bool) -> SimOutcome {
+    let outcome = run_seed(SEED, &config(watchdog, faults));
     assert!(
         outcome.violations.is_empty(),
         "{:?}\n{}",
@@ -263,23 +269,47 @@ fn a_controller_cut_off_from_every_host_fences_nobody() {
 
 #[test]
 fn a_crashed_guest_is_reset_on_its_host() {
+    let cluster = scenario::cluster_for_seed(SEED, &config(false, Vec::new()));
+    let victim = cluster
+        .instances()
+        .find(|i| i.is_protected() && i.vm_state == VmState::Active)
+        .map(|i| i.id.clone())
+        .expect("the seed's cloud has a protected active instance");
     let o = run(
         vec![(
             20_000,
             Fault::GuestCrash {
-                instance: "vm-02-1".into(),
+                instance: victim.clone(),
             },
         )],
         false,
     );
-    let id = "vm-02-1".into();
-    let s = &o.world.nova.instances[&id];
-    if o.world.cluster.instance(&id).unwrap().is_protected() {
-        assert_eq!(
-            o.world.live_copies(&id),
-            vec![s.host],
-            "{}",
-            o.event_log.render()
-        );
-    }
+    assert_eq!(o.stats.resets, 1, "{}", o.event_log.render());
+    let s = &o.world.nova.instances[&victim];
+    assert_eq!(o.world.live_copies(&victim), vec![s.host]);
+    assert_eq!(o.stats.evacuations, 0);
+}
+
+#[test]
+fn a_dead_nova_compute_is_restarted_and_its_host_is_not_fenced() {
+    let o = run(
+        vec![(
+            20_000,
+            Fault::ComputeDeath {
+                host: VICTIM,
+                duration_ms: 60_000,
+            },
+        )],
+        false,
+    );
+    assert_eq!(o.stats.power_offs, 0);
+    assert_eq!(evacuations_from(&o, &victim()), 0);
+    let host = &o.world.hosts[VICTIM];
+    let service = &o.world.nova.services[VICTIM];
+    assert!(host.compute_alive, "{}", o.event_log.render());
+    assert!(
+        !service.disabled && !service.forced_down,
+        "{service:?}\n{}",
+        o.event_log.render()
+    );
 }
