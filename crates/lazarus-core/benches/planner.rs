@@ -14,7 +14,7 @@ use lazarus_core::model::{
     Capacity, Cluster, GroupPolicy, Host, Instance, RecoveryMethod, Resources, RestartPriority,
     Segment, ServerGroup, VmState,
 };
-use lazarus_core::planner::{plan, what_if, PlanRequest};
+use lazarus_core::planner::{plan, single_host_losses, what_if, PlanRequest};
 use lazarus_core::HostName;
 
 /// splitmix64: a fixed, dependency-free stream so the fixture is the same every run.
@@ -242,6 +242,15 @@ fn planner(c: &mut Criterion) {
     let rack = failed_hosts(ISSUE_2, 10);
     group.bench_function("what_if/10_hosts", |b| {
         b.iter(|| what_if(black_box(&cluster), black_box(&rack)))
+    });
+    // N+1 check of one segment: a what-if per host.
+    let segment = lazarus_core::SegmentId::from("seg-003");
+    println!(
+        "seg-003 single host losses that strand instances: {}",
+        single_host_losses(&cluster, &segment).len()
+    );
+    group.bench_function("single_host_losses/one_100_host_segment", |b| {
+        b.iter(|| single_host_losses(black_box(&cluster), black_box(&segment)))
     });
     group.finish();
 }

@@ -24,6 +24,7 @@
 //!    group's members together (on the host its other members run on, if any), or none
 //!    of them; soft policies only break ties.
 
+mod admission;
 mod candidates;
 mod engine;
 mod plan;
@@ -39,6 +40,7 @@ mod tests;
 
 use std::collections::BTreeSet;
 
+pub use admission::{single_host_losses, HostLoss};
 pub use plan::{Placement, Plan, PlanSummary, Unplaced, Wave};
 pub use reason::UnplacedReason;
 pub use request::PlanRequest;

@@ -140,10 +140,10 @@ impl UnplacedReason {
         }
     }
 
-    /// Whether the same request could succeed later without an operator changing the
-    /// instance or the segment: capacity frees up, hosts come back. `false` for
-    /// reasons that only a change of the instance or its configuration fixes.
-    pub fn may_clear_by_itself(&self) -> bool {
+    /// Whether it is a shortage of allowed room: more capacity, or hosts coming back,
+    /// would place it. `false` for reasons about the instance or its configuration
+    /// (unprotected, not evacuable, segment disabled...), which no capacity fixes.
+    pub fn is_placement_shortfall(&self) -> bool {
         match self {
             UnplacedReason::NotProtected
             | UnplacedReason::NotEvacuable(_)
@@ -195,7 +195,8 @@ mod tests {
              roomiest allowed host has 2 VCPU, 4096 MB RAM, 500 GB disk free"
         );
         assert_eq!(r.kind(), "no_capacity");
-        assert!(r.may_clear_by_itself());
+        assert!(r.is_placement_shortfall());
+        assert!(!UnplacedReason::NotEvacuable(VmState::Paused).is_placement_shortfall());
     }
 
     #[test]
