@@ -190,6 +190,41 @@ async fn hosts_are_managed_within_their_segment() {
 }
 
 #[tokio::test]
+async fn a_host_is_found_in_whichever_segment_has_it() {
+    let f = start().await;
+    f.ok("segment create rack-a").await;
+    f.ok("segment create rack-b").await;
+    f.ok("host create compute1 --segment rack-a").await;
+    f.ok("host create compute2 --segment rack-b").await;
+    f.ok("host create compute3 --segment rack-b").await;
+
+    let all = f.ok("host list -f value -c name --sort name:asc").await;
+    let mut names: Vec<&str> = all.lines().collect();
+    names.sort_unstable();
+    assert_eq!(names, ["compute1", "compute2", "compute3"]);
+
+    let b = f.json("segment show rack-b").await;
+    let shown = f.json("host show compute3").await;
+    assert_eq!(shown["failover_segment_id"], b["uuid"]);
+    let set = f.json("host set compute2 --reserved true").await;
+    assert_eq!(set["reserved"], true);
+    f.ok("host delete compute1").await;
+    assert_eq!(
+        f.ok("host list --segment rack-a -f value -c name").await,
+        ""
+    );
+
+    let missing = f.run("host show compute9").await.unwrap_err();
+    assert_eq!(missing.exit_code(), 1);
+    assert!(
+        missing.to_string().contains("no host \"compute9\""),
+        "{missing}"
+    );
+    let paged = f.run("host list --limit 1").await.unwrap_err();
+    assert_eq!(paged.exit_code(), 2, "{paged}");
+}
+
+#[tokio::test]
 async fn a_host_failure_report_is_posted_listed_and_shown() {
     let f = start().await;
     f.ok("segment create rack-a").await;

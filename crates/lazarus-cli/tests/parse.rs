@@ -55,8 +55,8 @@ fn format_and_columns_parse_into_the_output_options() {
 }
 
 #[test]
-fn host_commands_need_a_segment() {
-    let e = parse(&["host", "list"]).unwrap_err();
+fn only_host_create_needs_a_segment() {
+    let e = parse(&["host", "create", "compute1"]).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::MissingRequiredArgument);
     assert_eq!(e.exit_code(), 2);
     let Command::Host(c) = parse(&[
@@ -74,8 +74,17 @@ fn host_commands_need_a_segment() {
     let HostAction::Set(a) = c.action else {
         panic!("not set");
     };
+    assert_eq!(a.segment.segment.as_deref(), Some("s"));
     assert_eq!(a.reserved, Some(true));
     assert_eq!(a.on_maintenance, None);
+    for argv in [
+        &["host", "list"][..],
+        &["host", "show", "compute1"][..],
+        &["host", "delete", "compute1", "compute2"][..],
+    ] {
+        let c = parse(argv).unwrap();
+        assert!(matches!(c, Command::Host(_)), "{argv:?}");
+    }
 }
 
 #[test]

@@ -14,7 +14,7 @@ use crate::output::Output;
 /// The host actions.
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum HostAction {
-    /// List the hosts of a segment.
+    /// List the hosts of a segment, or of every segment.
     List(ListHosts),
     /// Show one host (by uuid or name).
     Show(ShowHost),
@@ -34,11 +34,20 @@ pub struct SegmentArg {
     pub segment: String,
 }
 
+/// The segment a host command looks in; every segment when not given (host names are
+/// unique across segments).
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct AnySegmentArg {
+    /// The segment (uuid or name); every segment when not given.
+    #[arg(long, short = 's')]
+    pub segment: Option<String>,
+}
+
 /// `host list`.
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct ListHosts {
     #[command(flatten)]
-    pub segment: SegmentArg,
+    pub segment: AnySegmentArg,
     /// Only the host with this name.
     #[arg(long)]
     pub name: Option<String>,
@@ -69,7 +78,7 @@ pub struct ShowHost {
     /// Host uuid or name.
     pub host: String,
     #[command(flatten)]
-    pub segment: SegmentArg,
+    pub segment: AnySegmentArg,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -103,7 +112,7 @@ pub struct SetHost {
     /// Host uuid or name.
     pub host: String,
     #[command(flatten)]
-    pub segment: SegmentArg,
+    pub segment: AnySegmentArg,
     /// New name.
     #[arg(long)]
     pub name: Option<String>,
@@ -130,7 +139,7 @@ pub struct DeleteHosts {
     #[arg(required = true)]
     pub hosts: Vec<String>,
     #[command(flatten)]
-    pub segment: SegmentArg,
+    pub segment: AnySegmentArg,
 }
 
 const COLUMNS: &[&str] = &[
@@ -185,20 +194,37 @@ impl HostAction {
     pub async fn run(&self, ctx: &Context) -> Result<Output, CliError> {
         match self {
             HostAction::List(a) => {
-                let sid = segment_id(ctx, &a.segment).await?;
                 let mut q = a.list.query();
                 push_opt(&mut q, "name", a.name.as_ref());
                 push_opt(&mut q, "type", a.host_type.as_ref());
                 push_opt(&mut q, "control_attributes", a.control_attributes.as_ref());
                 push_opt(&mut q, "on_maintenance", a.on_maintenance);
                 push_opt(&mut q, "reserved", a.reserved);
-                let path = format!("/v1/segments/{}/hosts", seg(&sid));
-                let items = ctx.client.get_key(&path, &q, "hosts").await?;
-                Ok(listing(&items, if a.long { LONG_COLUMNS } else { COLUMNS }))
+                let columns = if a.long { LONG_COLUMNS } else { COLUMNS };
+                let sids = match &a.segment.segment {
+                    Some(s) => vec![uuid_of(&segment::find(ctx, s).await?)?],
+                    None => {
+                        if a.list.limit.is_some() || a.list.marker.is_some() {
+                            return Err(CliError::Usage(
+                                "--limit and --marker page one segment's hosts: give --segment"
+                                    .to_owned(),
+                            ));
+                        }
+                        let all = segment::list_all(ctx).await?;
+                        all.iter().map(uuid_of).collect::<Result<Vec<_>, _>>()?
+                    }
+                };
+                let mut items = Vec::new();
+                for sid in sids {
+                    let path = format!("/v1/segments/{}/hosts", seg(&sid));
+                    if let Value::Array(page) = ctx.client.get_key(&path, &q, "hosts").await? {
+                        items.extend(page);
+                    }
+                }
+                Ok(listing(&Value::Array(items), columns))
             }
             HostAction::Show(a) => {
-                let sid = segment_id(ctx, &a.segment).await?;
-                let h = find(ctx, &sid, &a.host).await?;
+                let (_, h) = locate(ctx, &a.segment, &a.host).await?;
                 Ok(record(&h, FIELDS, HIDDEN))
             }
             HostAction::Create(a) => {
@@ -242,8 +268,8 @@ impl HostAction {
                             .to_owned(),
                     ));
                 }
-                let sid = segment_id(ctx, &a.segment).await?;
-                let hid = uuid_of(&find(ctx, &sid, &a.host).await?)?;
+                let (sid, h) = locate(ctx, &a.segment, &a.host).await?;
+                let hid = uuid_of(&h)?;
                 let path = format!("/v1/segments/{}/hosts/{}", seg(&sid), seg(&hid));
                 let h = ctx
                     .client
@@ -252,9 +278,9 @@ impl HostAction {
                 Ok(record(&h, FIELDS, HIDDEN))
             }
             HostAction::Delete(a) => {
-                let sid = segment_id(ctx, &a.segment).await?;
                 for host in &a.hosts {
-                    let hid = uuid_of(&find(ctx, &sid, host).await?)?;
+                    let (sid, h) = locate(ctx, &a.segment, host).await?;
+                    let hid = uuid_of(&h)?;
                     let path = format!("/v1/segments/{}/hosts/{}", seg(&sid), seg(&hid));
                     ctx.client.request(Method::DELETE, &path, &[], None).await?;
                 }
@@ -267,6 +293,43 @@ impl HostAction {
 /// The uuid of the `--segment` (given by uuid or name).
 async fn segment_id(ctx: &Context, arg: &SegmentArg) -> Result<String, CliError> {
     uuid_of(&segment::find(ctx, &arg.segment).await?)
+}
+
+/// The segment uuid and the record of `host` (uuid or name), in the given segment or
+/// else in whichever segment has it.
+async fn locate(
+    ctx: &Context,
+    segment: &AnySegmentArg,
+    host: &str,
+) -> Result<(String, Value), CliError> {
+    if let Some(s) = &segment.segment {
+        let sid = uuid_of(&segment::find(ctx, s).await?)?;
+        let h = find(ctx, &sid, host).await?;
+        return Ok((sid, h));
+    }
+    let sids = segment::list_all(ctx)
+        .await?
+        .iter()
+        .map(uuid_of)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut found: Vec<(String, Value)> = Vec::new();
+    for sid in &sids {
+        match find(ctx, sid, host).await {
+            Ok(h) => found.push((sid.clone(), h)),
+            Err(CliError::Client(e)) if is_not_found(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(CliError::Lookup(format!(
+            "no host {host:?} in any of the {} segments",
+            sids.len()
+        ))),
+        n => Err(CliError::Lookup(format!(
+            "{n} segments have a host {host:?}; give --segment"
+        ))),
+    }
 }
 
 /// The host of segment `sid` with this uuid, or else the one with this name.

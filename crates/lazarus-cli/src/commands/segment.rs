@@ -292,7 +292,7 @@ pub(crate) async fn find(ctx: &Context, segment: &str) -> Result<Value, CliError
 }
 
 /// Every segment, page by page.
-async fn list_all(ctx: &Context) -> Result<Vec<Value>, CliError> {
+pub(crate) async fn list_all(ctx: &Context) -> Result<Vec<Value>, CliError> {
     let mut out: Vec<Value> = Vec::new();
     loop {
         let mut q = vec![
