@@ -3,9 +3,9 @@
 //! Every request but the version documents and the OpenAPI document is authenticated by
 //! an [`Authenticator`] into a [`Principal`]; reads (GET, HEAD) need the `reader` role (or
 //! `member`, or `admin`), everything else needs `admin`, as Masakari's default policy
-//! says. Only [`NoAuth`] exists today, and it is used only when the configuration says
-//! `auth = "none"` explicitly; Keystone token validation (with a cache) plugs in as
-//! another `Authenticator`.
+//! says. Two authenticators exist: [`NoAuth`], only for an explicit `auth = "none"`, and
+//! [`KeystoneAuth`](crate::KeystoneAuth), which validates `X-Auth-Token` with Keystone
+//! and caches the answer.
 
 use async_trait::async_trait;
 use axum::extract::{Request, State};
