@@ -186,3 +186,95 @@ pub fn phase_name(p: Phase) -> &'static str {
         Phase::Closed => "closed",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use lazarus_core::model::FenceMethod;
+    use lazarus_core::workflow::{
+        FenceRecord, NovaMarks, RecoveryId, RecoveryRecord, Trigger, RECOVERY_RECORD_VERSION,
+    };
+    use lazarus_core::Timestamp;
+    use lazarus_store::SqliteStore;
+
+    use super::*;
+
+    fn record(phase: Phase, at: u64) -> Record {
+        Record::Recovery(RecoveryRecord {
+            version: RECOVERY_RECORD_VERSION,
+            id: RecoveryId {
+                host: HostName::from("compute1"),
+                started_at: Timestamp::from_millis(1_000),
+            },
+            segment: "s1".into(),
+            trigger: Trigger::Operator {
+                operator: "test".into(),
+            },
+            duplicate_reports: 0,
+            phase,
+            fence: FenceRecord {
+                method: FenceMethod::Manual,
+                attempts: 0,
+                last_heartbeat: None,
+                gave_up: false,
+                confirmation: None,
+            },
+            nova: NovaMarks::default(),
+            planned: false,
+            instances: BTreeMap::new(),
+            outcome: None,
+            updated_at: Timestamp::from_millis(at),
+        })
+    }
+
+    async fn store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+        Arc::new(SqliteStore::open(dir.path().join("s.sqlite")).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_restarted_journal_resumes_the_latest_step_and_numbers_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(&dir).await;
+        let (mut j, resumed) = Journal::open(Arc::clone(&s), RecoveryIndex::default())
+            .await
+            .unwrap();
+        assert!(resumed.is_empty());
+        let (id, first) = j.append(&record(Phase::Fencing, 1_000)).await.unwrap();
+        assert_eq!(id, "compute1@1000");
+        assert!(first);
+        let (_, first) = j.append(&record(Phase::Evacuating, 2_000)).await.unwrap();
+        assert!(!first);
+        drop(j);
+
+        let (mut j, resumed) = Journal::open(Arc::clone(&s), RecoveryIndex::default())
+            .await
+            .unwrap();
+        assert_eq!(resumed, vec![record(Phase::Evacuating, 2_000)]);
+        j.append(&record(Phase::Finished, 3_000)).await.unwrap();
+        let log = s.recovery_log("compute1@1000").await.unwrap();
+        let seqs: Vec<u64> = log.records.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, vec![0, 1, 2]);
+        assert_eq!(log.records[2].kind, "recovery.finished");
+        assert!(
+            !log.finished,
+            "finished instances still wait for the host's return"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_closed_recovery_is_not_resumed() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(&dir).await;
+        let index = RecoveryIndex::default();
+        let (mut j, _) = Journal::open(Arc::clone(&s), Arc::clone(&index))
+            .await
+            .unwrap();
+        j.append(&record(Phase::Returning, 1_000)).await.unwrap();
+        j.append(&record(Phase::Closed, 2_000)).await.unwrap();
+        assert!(s.recovery_log("compute1@1000").await.unwrap().finished);
+        assert!(index.lock().unwrap().contains("compute1@1000"));
+        let (_, resumed) = Journal::open(s, RecoveryIndex::default()).await.unwrap();
+        assert!(resumed.is_empty());
+    }
+}
