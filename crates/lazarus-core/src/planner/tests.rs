@@ -580,3 +580,50 @@ fn what_if_tells_which_protected_instances_would_not_come_back() {
     // The cluster itself is untouched: a what-if moves nothing.
     assert_eq!(cluster.instances_on(&"dead".into()).count(), 3);
 }
+
+#[test]
+fn a_hard_affinity_group_is_placed_at_its_highest_members_priority() {
+    let cluster = segment(Auto, &["t"])
+        .usage("t", res(0, 13312, 0))
+        .group("g", GroupPolicy::Affinity)
+        .instance_with("g-high", "dead", res(1, 1024, 10), |i| {
+            i.server_group = Some("g".into());
+            i.priority = Highest;
+        })
+        .instance_with("g-low", "dead", res(1, 1024, 10), |i| {
+            i.server_group = Some("g".into());
+            i.priority = Lowest;
+        })
+        .instance_with("medium", "dead", res(1, 2048, 10), |i| i.priority = Medium)
+        .build();
+    let p = plan(&PlanRequest::new(&cluster, &hosts(["dead"])));
+    // The group (2 GiB together) goes first; the medium instance finds 1 GiB left.
+    assert_eq!(targets(&p), pairs(&[("g-high", "t"), ("g-low", "t")]));
+    assert!(matches!(
+        reasons(&p)["medium"],
+        UnplacedReason::NoCapacity { .. }
+    ));
+    // Each placement keeps its own priority, so the waves stay truthful.
+    assert_eq!(p.waves().len(), 2);
+}
+
+#[test]
+fn a_hard_affinity_group_pinned_to_two_zones_is_reported() {
+    let cluster = segment(Auto, &["t"])
+        .group("g", GroupPolicy::Affinity)
+        .instance_with("a", "dead", res(1, 1024, 10), |i| {
+            i.server_group = Some("g".into());
+            i.pinned_az = Some("nova".into());
+        })
+        .instance_with("b", "dead", res(1, 1024, 10), |i| {
+            i.server_group = Some("g".into());
+            i.pinned_az = Some("az2".into());
+        })
+        .build();
+    let p = plan(&PlanRequest::new(&cluster, &hosts(["dead"])));
+    assert!(p.placements.is_empty());
+    assert_eq!(
+        reasons(&p)["b"],
+        UnplacedReason::AffinityGroupSpansAzs("g".into())
+    );
+}
