@@ -23,13 +23,20 @@ fn instance_resets_stop_at_the_cap() {
     let (mut e, _) = Fixture::hosts(&["a", "b"]).instance("vm", "a").engine();
     // Medium: 3 resets per 24 h, 240 s minimum uptime.
     assert_eq!(shapes(&e.handle(secs(0), crashed("vm"))), vec!["reset vm"]);
+    let lost = Event::InstanceFailed {
+        instance: i("vm"),
+        kind: InstanceFailureKind::GuestHeartbeatLost {
+            silent_for: Duration::from_secs(90),
+        },
+    };
     assert!(
-        e.handle(secs(100), crashed("vm")).is_empty(),
-        "within the minimum uptime: still booting"
+        e.handle(secs(100), lost).is_empty(),
+        "a silent guest heartbeat within the minimum uptime: still booting"
     );
     assert_eq!(
-        shapes(&e.handle(secs(300), crashed("vm"))),
-        vec!["reset vm"]
+        shapes(&e.handle(secs(150), crashed("vm"))),
+        vec!["reset vm"],
+        "a crash is a crash, even right after a reset"
     );
     assert_eq!(
         shapes(&e.handle(secs(600), crashed("vm"))),

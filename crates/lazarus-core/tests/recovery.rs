@@ -563,7 +563,7 @@ fn a_new_leader_checks_an_instance_whose_evacuation_result_is_unknown() {
     let resumed = e2.resume(secs(30), records);
     assert_eq!(
         shapes(&resumed),
-        vec!["timer", "check i1"],
+        vec!["timer", "check i1", "timer"],
         "checked, not re-evacuated"
     );
 }
@@ -592,5 +592,101 @@ fn a_compute_report_from_before_the_failure_is_not_taken_for_a_return() {
             "persist a Returning fenced i1:recovered@b",
             "return a enable=true"
         ]
+    );
+}
+
+#[test]
+fn a_host_back_during_its_evacuation_is_not_evacuated_further_and_its_guests_restart_in_place() {
+    let fx = Fixture::hosts(&["a", "b", "c"])
+        .instance_with("first", "a", RestartPriority::Highest)
+        .instance_with("later", "a", RestartPriority::Low);
+    let (mut e, _) = fx.engine();
+    e.handle(secs(1), stopped("n1", "a"));
+    let wave = e.handle(
+        secs(2),
+        Event::HostMarkedDown {
+            host: h("a"),
+            result: Ok(()),
+        },
+    );
+    assert_eq!(evacuations(&wave).len(), 1, "first wave: one instance");
+    // Someone powers the host on; its compute reports again.
+    let back = e.handle(secs(20), Event::HostReturned { host: h("a") });
+    assert_eq!(
+        shapes(&back),
+        vec![
+            "persist a Evacuating fenced first:requested->b#1 later:given-up",
+            "check later"
+        ]
+    );
+    // first's evacuation is verified as usual; later is restarted where it is.
+    let restarted = e.handle(
+        secs(21),
+        Event::InstanceObserved(lazarus_core::event::InstanceObservation {
+            instance: i("later"),
+            host: Some(h("a")),
+            vm_state: lazarus_core::model::VmState::Stopped,
+            task_state: None,
+            migration: None,
+        }),
+    );
+    assert_eq!(shapes(&restarted), vec!["reset later"]);
+    let verified = e.handle(
+        secs(22),
+        Event::InstanceObserved(lazarus_core::event::InstanceObservation {
+            instance: i("first"),
+            host: Some(h("b")),
+            vm_state: lazarus_core::model::VmState::Active,
+            task_state: None,
+            migration: Some(lazarus_core::event::MigrationStatus::Done),
+        }),
+    );
+    assert_eq!(
+        shapes(&verified),
+        vec![
+            "persist a Evacuating fenced first:recovered@b later:given-up",
+            "persist a Finished fenced first:recovered@b later:given-up",
+            "finished a Partial",
+            "persist a Returning fenced first:recovered@b later:given-up",
+            "return a enable=true"
+        ]
+    );
+}
+
+#[test]
+fn a_stopped_instance_that_comes_up_active_after_an_error_is_recovered() {
+    let mut fx = Fixture::hosts(&["a", "b"]).instance("i1", "a");
+    fx.cluster.instance_mut(&i("i1")).unwrap().vm_state = lazarus_core::model::VmState::Stopped;
+    let (mut e, _) = fx.engine();
+    e.handle(secs(1), stopped("n1", "a"));
+    e.handle(
+        secs(2),
+        Event::HostMarkedDown {
+            host: h("a"),
+            result: Ok(()),
+        },
+    );
+    e.handle(
+        secs(3),
+        Event::EvacuationAccepted {
+            instance: i("i1"),
+            target: h("b"),
+            attempt: 1,
+        },
+    );
+    let out = e.handle(
+        secs(8),
+        Event::InstanceObserved(lazarus_core::event::InstanceObservation {
+            instance: i("i1"),
+            host: Some(h("b")),
+            vm_state: lazarus_core::model::VmState::Active,
+            task_state: None,
+            migration: Some(lazarus_core::event::MigrationStatus::Done),
+        }),
+    );
+    assert!(
+        shapes(&out).contains(&"finished a Done".to_owned()),
+        "{:?}",
+        shapes(&out)
     );
 }

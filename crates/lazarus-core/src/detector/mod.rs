@@ -55,6 +55,9 @@ pub struct Detector {
     storm_guard: StormGuard,
     hosts: Vec<HostSignals>,
     index: HashMap<HostName, usize>,
+    /// The last moment the controller was blind (starting up, or the storm guard
+    /// engaged): what a host did before it is unknown.
+    last_blind: Timestamp,
 }
 
 impl Detector {
@@ -65,6 +68,7 @@ impl Detector {
             storm_guard: StormGuard::new(storm),
             hosts: Vec::with_capacity(cluster.host_count()),
             index: HashMap::with_capacity(cluster.host_count()),
+            last_blind: Timestamp::ZERO,
         };
         d.sync_hosts(cluster);
         d
@@ -157,6 +161,24 @@ impl Detector {
         }
     }
 
+    /// Records that the controller could not see anything until `now` (it is starting).
+    pub fn mark_blind(&mut self, now: Timestamp) {
+        self.last_blind = self.last_blind.max(now);
+    }
+
+    /// The last moment the controller was blind: its start, or the last tick on which
+    /// the storm guard was engaged.
+    pub fn last_blind(&self) -> Timestamp {
+        self.last_blind
+    }
+
+    /// The last time a peer reported reaching a host.
+    pub fn last_peer_seen(&self, host: &HostName) -> Option<Timestamp> {
+        self.index
+            .get(host)
+            .and_then(|&i| self.hosts[i].last_peer_seen)
+    }
+
     /// The last heartbeat heard from a host.
     pub fn last_heard(&self, host: &HostName) -> Option<Timestamp> {
         self.index.get(host).and_then(|&i| self.hosts[i].last_heard)
@@ -195,6 +217,9 @@ impl Detector {
         let heard = monitored - unheard;
         let storm = self.storm_guard.evaluate(now, monitored, unheard);
         let hold = self.storm_guard.engaged();
+        if hold || storm.is_some() {
+            self.last_blind = self.last_blind.max(now);
+        }
 
         // Pass 2: verdicts.
         let mut out = TickOutcome {

@@ -23,7 +23,7 @@ use crate::model::Cluster;
 use crate::policy::EngineConfig;
 use crate::process_failure::ProcessMonitor;
 use crate::workflow::{Recovery, RecoveryRecord};
-use crate::{Command, HostName, Timestamp};
+use crate::{Command, HostName, InstanceId, Timestamp};
 
 /// The decision engine.
 #[derive(Debug)]
@@ -33,6 +33,9 @@ pub struct Engine {
     pub(crate) detector: Detector,
     pub(crate) recoveries: BTreeMap<HostName, Recovery>,
     pub(crate) timers: Timers,
+    /// Instances checked after their host came back, to restart them in place if its
+    /// failure shut them off.
+    pub(crate) restart_checks: BTreeMap<InstanceId, HostName>,
     /// Nova's latest view of each compute service.
     pub(crate) nova: BTreeMap<HostName, NovaService>,
     pub(crate) instances: InstanceMonitor,
@@ -57,6 +60,7 @@ impl Engine {
             recoveries: BTreeMap::new(),
             timers: Timers::default(),
             nova: BTreeMap::new(),
+            restart_checks: BTreeMap::new(),
             fence_starts: Vec::new(),
             fence_cap_alerted: false,
             started: false,
@@ -75,6 +79,7 @@ impl Engine {
     ) -> Vec<Command> {
         let mut out = Vec::new();
         self.timers.start_at(now);
+        self.detector.mark_blind(now);
         let mut latest: BTreeMap<RecordKey, Record> = BTreeMap::new();
         for r in records {
             latest.insert(r.key(), r);

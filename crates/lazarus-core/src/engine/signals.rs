@@ -141,7 +141,7 @@ impl Engine {
             TimerPurpose::FenceRetry(h) => self.on_fence_retry(now, &h, out),
             TimerPurpose::WatchdogPromise(h) => self.on_watchdog_promise(now, &h, out),
             TimerPurpose::MarkDownRetry(h) => self.on_mark_down_retry(&h, out),
-            TimerPurpose::CheckInstance(h, i) => self.on_check_timer(&h, &i, out),
+            TimerPurpose::CheckInstance(h, i) => self.on_check_timer(now, &h, &i, out),
             TimerPurpose::ReturnRetry(h) => self.on_return_retry(&h, out),
             TimerPurpose::ProcessGrace(h, p) => self.on_process_grace(now, h, p, out),
         }

@@ -36,7 +36,10 @@ impl Engine {
         };
         match r.record.fence.method {
             FenceMethod::Bmc => self.send_power_off(now, host, out),
-            FenceMethod::Watchdog => self.await_watchdog(now, host, out),
+            FenceMethod::Watchdog => {
+                self.persist(now, host, out);
+                self.await_watchdog(now, host, out);
+            }
             FenceMethod::Manual => self.await_operator(now, host, out),
         }
     }
@@ -52,6 +55,17 @@ impl Engine {
         let Some(r) = self.recoveries.get_mut(host) else {
             return;
         };
+        if r.record.fence.gave_up {
+            // The alert may have been lost with the previous controller: raise it again
+            // (the runtime deduplicates).
+            let id = r.record.id.clone();
+            out.push(Command::RaiseAlert(Alert::host(
+                Severity::Critical,
+                AlertKind::FenceUnconfirmed,
+                host,
+                format!("recovery {id}: fencing of {host} is still not confirmed after a controller restart; its instances are NOT evacuated until it is"),
+            )));
+        }
         match r.record.fence.method {
             FenceMethod::Bmc if r.record.fence.attempts == 0 => self.send_power_off(now, host, out),
             FenceMethod::Bmc => {
@@ -59,9 +73,7 @@ impl Engine {
                 out.push(Command::ReadPowerState { host: host.clone() });
             }
             FenceMethod::Watchdog => self.await_watchdog(now, host, out),
-            FenceMethod::Manual => {
-                self.persist(now, host, out);
-            }
+            FenceMethod::Manual => {}
         }
     }
 
@@ -81,26 +93,49 @@ impl Engine {
         });
     }
 
+    /// When the watchdog promise of a host counts from: the latest of its last
+    /// heartbeat when the recovery started, the last peer report that reached it, and
+    /// the end of the controller's last blind period (start-up, storm guard). While
+    /// the controller could not see, the host may have been feeding its watchdog.
+    fn watchdog_base(&self, host: &HostName) -> Option<Timestamp> {
+        let r = self.recoveries.get(host)?;
+        let last = r.record.fence.last_heartbeat?;
+        let peers = self.detector.last_peer_seen(host).unwrap_or(last);
+        Some(last.max(peers).max(self.detector.last_blind()))
+    }
+
+    /// Confirms the watchdog fence if its promise is kept, or waits for it.
+    ///
+    /// Guarantees: never confirmed while the storm guard is engaged, nor before
+    /// `watchdog_timeout + margin` after the latest moment the host may have fed its
+    /// watchdog.
     fn await_watchdog(&mut self, now: Timestamp, host: &HostName, out: &mut Vec<Command>) {
-        let Some(r) = self.recoveries.get(host) else {
-            return;
-        };
-        match r.record.fence.last_heartbeat {
-            Some(last) => {
-                let at = last.saturating_add(self.config.fencing.watchdog_safe_after());
-                if at <= now {
+        let safe_after = self.config.fencing.watchdog_safe_after();
+        match self.watchdog_base(host) {
+            Some(base) => {
+                let at = base.saturating_add(safe_after);
+                if at <= now && !self.detector.storm_engaged() {
                     self.confirm_fence(
                         now,
                         host,
                         FenceConfirmation::Watchdog {
-                            last_heartbeat: last,
+                            last_heartbeat: base,
                             at: now,
                         },
                         out,
                     );
                 } else {
-                    self.persist(now, host, out);
-                    self.schedule(at, TimerPurpose::WatchdogPromise(host.clone()), out);
+                    let at = if at <= now {
+                        now.saturating_add(safe_after)
+                    } else {
+                        at
+                    };
+                    let already = self
+                        .timers
+                        .any(|p| matches!(p, TimerPurpose::WatchdogPromise(h) if h == host));
+                    if !already {
+                        self.schedule(at, TimerPurpose::WatchdogPromise(host.clone()), out);
+                    }
                 }
             }
             None => {
@@ -293,33 +328,16 @@ impl Engine {
         }
     }
 
-    /// Timer: the watchdog promise is kept, if nothing was heard from the host since.
+    /// Timer: the watchdog promise may be kept; checked again against everything
+    /// heard since it was scheduled.
     pub(crate) fn on_watchdog_promise(
         &mut self,
         now: Timestamp,
         host: &HostName,
         out: &mut Vec<Command>,
     ) {
-        if !self.fencing_unconfirmed(host) {
-            return;
-        }
-        let Some(last) = self
-            .recoveries
-            .get(host)
-            .and_then(|r| r.record.fence.last_heartbeat)
-        else {
-            return;
-        };
-        if now.saturating_since(last) >= self.config.fencing.watchdog_safe_after() {
-            self.confirm_fence(
-                now,
-                host,
-                FenceConfirmation::Watchdog {
-                    last_heartbeat: last,
-                    at: now,
-                },
-                out,
-            );
+        if self.fencing_unconfirmed(host) {
+            self.await_watchdog(now, host, out);
         }
     }
 
@@ -338,11 +356,14 @@ impl Engine {
         if r.record.phase != Phase::Fencing || r.record.fence.confirmation.is_some() {
             return;
         }
-        match r.record.fence.method {
-            FenceMethod::Bmc => {}
-            FenceMethod::Watchdog | FenceMethod::Manual => {
-                self.abort(now, host, "its agent's heartbeat was heard again", out);
-            }
+        // A BMC power-off may still be landing: the read-back decides. Once the BMC
+        // fence gave up, nothing is in flight and the host is evidently back.
+        let in_flight = match r.record.fence.method {
+            FenceMethod::Bmc => !r.record.fence.gave_up,
+            FenceMethod::Watchdog | FenceMethod::Manual => false,
+        };
+        if !in_flight {
+            self.abort(now, host, "its agent's heartbeat was heard again", out);
         }
     }
 

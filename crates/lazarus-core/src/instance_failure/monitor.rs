@@ -68,8 +68,16 @@ impl InstanceMonitor {
         let window = self.policy.reset_window;
         let r = self.resets.entry(instance.clone()).or_default();
         r.at.retain(|t| now.saturating_since(*t) < window);
+        // Only a silent guest heartbeat can be a boot not finished yet; a crash, a
+        // watchdog or an I/O error is a failure even right after a reset.
+        let booting_matters = match kind {
+            InstanceFailureKind::GuestHeartbeatLost { .. } => true,
+            InstanceFailureKind::Crashed
+            | InstanceFailureKind::Watchdog
+            | InstanceFailureKind::IoError => false,
+        };
         if let Some(last) = r.at.last() {
-            if now.saturating_since(*last) < self.policy.min_uptime {
+            if booting_matters && now.saturating_since(*last) < self.policy.min_uptime {
                 return ResetDecision::StillBooting;
             }
         }

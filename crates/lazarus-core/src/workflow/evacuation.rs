@@ -42,7 +42,7 @@ impl Engine {
         }
     }
 
-    fn schedule_check(
+    pub(crate) fn schedule_check(
         &mut self,
         at: Timestamp,
         host: &HostName,
@@ -247,6 +247,7 @@ impl Engine {
     /// Timer: check an instance under recovery.
     pub(crate) fn on_check_timer(
         &mut self,
+        now: Timestamp,
         host: &HostName,
         instance: &InstanceId,
         out: &mut Vec<Command>,
@@ -265,6 +266,10 @@ impl Engine {
             out.push(Command::CheckInstance {
                 instance: instance.clone(),
             });
+            // A read that gets no answer (5xx, timeout) is asked again: the next
+            // observation replaces this timer with its own poll.
+            let at = now.saturating_add(self.config.workflow.verify_poll_interval);
+            self.schedule_check(at, host, instance, out);
         }
     }
 
@@ -276,6 +281,9 @@ impl Engine {
         o: InstanceObservation,
         out: &mut Vec<Command>,
     ) {
+        if let Some(host) = self.restart_checks.remove(&o.instance) {
+            self.restart_if_shut_off(&host, &o, out);
+        }
         let Some(host) = self.recovery_of(&o.instance) else {
             self.sync_instance(&o);
             return;
@@ -331,7 +339,11 @@ impl Engine {
             }
             Some(on) if on != &host => {
                 let migration_ok = o.migration.is_none_or(|m| m.succeeded());
-                if o.vm_state == expected_state && migration_ok && o.task_state.is_none() {
+                // A server expected STOPPED may come up ACTIVE (Nova starts an
+                // evacuated server that was in ERROR): running is recovered too.
+                let state_ok = o.vm_state == expected_state
+                    || (expected_state == VmState::Stopped && o.vm_state == VmState::Active);
+                if state_ok && migration_ok && o.task_state.is_none() {
                     let on = on.clone();
                     self.set_step(
                         &host,
@@ -463,7 +475,35 @@ impl Engine {
         self.dispatch_wave(now, host, out);
     }
 
-    /// Keeps the model in line with Nova for an instance not under recovery.
+    /// An instance left on a host that came back: restart it if the failure shut it
+    /// off (it was running before, per the model).
+    fn restart_if_shut_off(
+        &mut self,
+        host: &HostName,
+        o: &InstanceObservation,
+        out: &mut Vec<Command>,
+    ) {
+        let was_running = self
+            .cluster
+            .instance(&o.instance)
+            .is_some_and(|i| i.is_protected() && i.vm_state == VmState::Active);
+        let shut_off = matches!(o.vm_state, VmState::Stopped | VmState::Error);
+        if was_running && shut_off && o.host.as_ref() == Some(host) && o.task_state.is_none() {
+            out.push(Command::ResetInstance {
+                instance: o.instance.clone(),
+                host: host.clone(),
+                method: crate::command::ResetMethod::HardReboot,
+                reason: format!(
+                    "{host} came back after a failure with this instance shut off ({:?}); started in place",
+                    o.vm_state
+                ),
+            });
+        }
+    }
+
+    /// Keeps the model in line with Nova for an instance not under recovery. The state
+    /// of instances on a host under recovery is not taken (the failure makes it
+    /// meaningless, and a restart in place needs what it was before).
     fn sync_instance(&mut self, o: &InstanceObservation) {
         match &o.host {
             None => {
@@ -476,6 +516,9 @@ impl Engine {
                     .is_some_and(|i| &i.host != h);
                 if moved {
                     let _ = self.cluster.move_instance(&o.instance, h);
+                }
+                if self.recoveries.contains_key(h) {
+                    return;
                 }
                 if let Some(i) = self.cluster.instance_mut(&o.instance) {
                     i.vm_state = o.vm_state;

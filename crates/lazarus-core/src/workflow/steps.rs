@@ -417,9 +417,72 @@ impl Engine {
             return;
         };
         match r.record.phase {
-            Phase::Finished => self.begin_return(now, &host, out),
-            Phase::Fencing | Phase::MarkingDown | Phase::Evacuating => r.host_returned = true,
+            Phase::Finished => {
+                self.restart_in_place(&host, out);
+                self.begin_return(now, &host, out);
+            }
+            Phase::Fencing => self.abort(now, &host, "its compute service reports again", out),
+            Phase::MarkingDown | Phase::Evacuating => self.stop_evacuating(now, &host, out),
             Phase::Returning | Phase::Closed => {}
+        }
+    }
+
+    /// The host came back after its fence (someone powered it on): the fence no longer
+    /// holds, so nothing more is evacuated from it. Instances not yet requested are
+    /// given up with the reason and restarted in place if they were shut off;
+    /// evacuations already requested are verified as usual.
+    fn stop_evacuating(&mut self, now: Timestamp, host: &HostName, out: &mut Vec<Command>) {
+        let Some(r) = self.recoveries.get_mut(host) else {
+            return;
+        };
+        r.host_returned = true;
+        r.record.phase = Phase::Evacuating;
+        r.record.planned = true;
+        for i in r.record.instances.values_mut() {
+            if matches!(i.step, InstanceStep::Planned { .. }) {
+                i.step = InstanceStep::GivenUp {
+                    reason: "the host came back before it was evacuated: restarted in place"
+                        .to_owned(),
+                };
+            }
+        }
+        self.persist(now, host, out);
+        self.restart_in_place(host, out);
+        self.dispatch_wave(now, host, out);
+    }
+
+    /// Checks the protected instances left on a host that came back (not evacuated,
+    /// nor being evacuated), to restart those its failure shut off.
+    pub(crate) fn restart_in_place(&mut self, host: &HostName, out: &mut Vec<Command>) {
+        let in_flight: BTreeSet<InstanceId> = self
+            .recoveries
+            .get(host)
+            .map(|r| {
+                r.record
+                    .instances
+                    .iter()
+                    .filter(|(_, i)| {
+                        matches!(
+                            i.step,
+                            InstanceStep::Requested { .. }
+                                | InstanceStep::Accepted { .. }
+                                | InstanceStep::Recovered { .. }
+                        )
+                    })
+                    .map(|(id, _)| id.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let ids: Vec<InstanceId> = self
+            .cluster
+            .instances_on(host)
+            .filter(|i| i.is_protected() && i.vm_state == VmState::Active)
+            .filter(|i| !in_flight.contains(&i.id))
+            .map(|i| i.id.clone())
+            .collect();
+        for id in ids {
+            self.restart_checks.insert(id.clone(), host.clone());
+            out.push(Command::CheckInstance { instance: id });
         }
     }
 
@@ -551,6 +614,7 @@ impl Engine {
             host,
             format!("recovery {id} called off before fencing: {why}"),
         )));
+        self.restart_in_place(host, out);
         self.close(host);
     }
 
@@ -587,7 +651,14 @@ impl Engine {
                         }
                     }
                 }
-                out.extend(checks);
+                let poll = now.saturating_add(self.config.workflow.verify_poll_interval);
+                for c in checks {
+                    if let Command::CheckInstance { instance } = &c {
+                        let instance = instance.clone();
+                        out.push(c);
+                        self.schedule_check(poll, &host, &instance, out);
+                    }
+                }
                 self.dispatch_wave(now, &host, out);
             }
             Phase::Finished => {}

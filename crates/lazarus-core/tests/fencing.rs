@@ -1,0 +1,138 @@
+//! Fencing confirmations that must not be taken too early, and alerts that must not
+//! be lost, as specifications.
+
+mod common;
+
+use common::*;
+use lazarus_core::command::Command;
+use lazarus_core::engine::Engine;
+use lazarus_core::event::{Event, FenceError, FenceErrorKind};
+use lazarus_core::model::FenceMethod;
+use lazarus_core::{AlertKind, Record, Severity};
+
+fn persisted(cmds: &[Command]) -> Vec<Record> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Persist(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn marks_down(cmds: &[Command]) -> bool {
+    cmds.iter()
+        .any(|c| matches!(c, Command::MarkHostDown { .. }))
+}
+
+/// An engine that heard `a`, `b` and `c` until 10 s, then was asked to recover `a`
+/// (watchdog): the records and the commands of that start.
+fn watchdog_recovery() -> (Engine, Vec<Command>, Fixture) {
+    let fx = Fixture::hosts(&["a", "b", "c"])
+        .instance("i1", "a")
+        .fence("a", FenceMethod::Watchdog);
+    let keep = Fixture {
+        cluster: fx.cluster.clone(),
+        config: fx.config.clone(),
+    };
+    let (mut e, _) = fx.engine();
+    e.handle(secs(10), hb("a", &["b", "c"]));
+    let out = e.handle(
+        secs(11),
+        Event::OperatorRequestedRecovery {
+            host: h("a"),
+            operator: "op".into(),
+        },
+    );
+    assert_eq!(shapes(&out), vec!["persist a Fencing", "timer"]);
+    assert_eq!(timers(&out)[0].0, secs(50), "10 s + 30 s + 10 s");
+    (e, out, keep)
+}
+
+#[test]
+fn a_new_controller_counts_the_watchdog_promise_from_its_own_start() {
+    let (_, out, fx) = watchdog_recovery();
+    // The old controller died; a new one starts at 100 s. The promise (30 + 10 s) from
+    // the last heartbeat (10 s) looks kept, but while no controller watched, the host
+    // may have fed its watchdog through its peers: count from 100 s.
+    let mut e = Engine::new(fx.config, fx.cluster);
+    let out = e.resume(secs(100), persisted(&out));
+    assert!(!marks_down(&out), "promise taken as kept at once");
+    let (at, token) = timers(&out)
+        .into_iter()
+        .find(|(at, _)| *at == secs(140))
+        .expect("waits for the promise, counted from the start");
+    let out = e.handle(at, Event::TimerFired(token));
+    assert_eq!(
+        shapes(&out),
+        vec!["persist a MarkingDown fenced", "mark-down a (lazarus: )"]
+    );
+}
+
+#[test]
+fn a_peer_reaching_the_host_pushes_the_watchdog_promise_back() {
+    let (mut e, out, _) = watchdog_recovery();
+    let (at, token) = timers(&out)[0];
+    // At 30 s a peer still reaches a: its watchdog may still be fed.
+    e.handle(secs(30), hb("b", &["a"]));
+    let early = e.handle(at, Event::TimerFired(token));
+    assert!(!marks_down(&early));
+    let (later, token) = timers(&early)[0];
+    assert_eq!(later, secs(70), "30 s + 30 s + 10 s");
+    assert!(marks_down(&e.handle(later, Event::TimerFired(token))));
+}
+
+#[test]
+fn a_lost_critical_fence_alert_is_raised_again_on_resume() {
+    let fx = Fixture::hosts(&["a", "b"]).instance("i1", "a");
+    let keep = (fx.config.clone(), fx.cluster.clone());
+    let (mut e, _) = fx.engine();
+    let mut records = Vec::new();
+    let out = e.handle(
+        secs(1),
+        Event::OperatorRequestedRecovery {
+            host: h("a"),
+            operator: "op".into(),
+        },
+    );
+    records.extend(persisted(&out));
+    let failure = || {
+        Err(FenceError {
+            kind: FenceErrorKind::Unreachable,
+            retryable: true,
+            message: "no route to BMC".into(),
+        })
+    };
+    let mut now = secs(2);
+    for attempt in 1..=3 {
+        let out = e.handle(
+            now,
+            Event::FenceAttempted {
+                host: h("a"),
+                attempt,
+                result: failure(),
+            },
+        );
+        records.extend(persisted(&out));
+        if attempt < 3 {
+            let (at, token) = timers(&out)[0];
+            now = at;
+            records.extend(persisted(&e.handle(now, Event::TimerFired(token))));
+        } else {
+            assert!(out.iter().any(|c| matches!(c, Command::RaiseAlert(a)
+                if a.kind == AlertKind::FenceUnconfirmed && a.severity == Severity::Critical)));
+        }
+    }
+    // The controller dies right after persisting "gave up", before the alert went out.
+    let mut e2 = Engine::new(keep.0, keep.1);
+    let out = e2.resume(now, records);
+    assert!(
+        out.iter().any(|c| matches!(c, Command::RaiseAlert(a)
+            if a.kind == AlertKind::FenceUnconfirmed && a.severity == Severity::Critical)),
+        "{:?}",
+        shapes(&out)
+    );
+    assert!(out
+        .iter()
+        .any(|c| matches!(c, Command::ReadPowerState { .. })));
+    assert!(!marks_down(&out));
+}
