@@ -77,10 +77,16 @@ impl LazarusClient {
     ) -> Result<Answer, ClientError> {
         let (status, bytes) = self.exchange(method, path, query, body).await?;
         if !(200..300).contains(&status) {
-            return Err(ClientError::Api {
-                status,
-                message: fault_message(&bytes),
-            });
+            let mut message = fault_message(&bytes);
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                if let Some(reason) = reqwest::StatusCode::from_u16(status)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                {
+                    message = format!("{reason}, with no message");
+                }
+            }
+            return Err(ClientError::Api { status, message });
         }
         Ok(Answer {
             status,
@@ -195,16 +201,23 @@ pub(crate) fn base_url(endpoint: &str) -> String {
     trimmed.to_owned()
 }
 
-/// A transport error with its causes (reqwest's own message hides them).
+/// A transport error in words: its causes (reqwest's own message only repeats the URL,
+/// which the error already names), or that it timed out.
 fn describe(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
+    if e.is_timeout() {
+        return "timed out (see --timeout)".to_owned();
+    }
+    let mut causes = Vec::new();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
+        causes.push(s.to_string());
         source = s.source();
     }
-    text
+    if causes.is_empty() {
+        e.to_string()
+    } else {
+        causes.join(": ")
+    }
 }
 
 /// The message of a Masakari fault body (`{"badRequest": {"message": "..."}}`), or the
