@@ -1,7 +1,7 @@
 //! Simulation throughput: whole seeds (fault phase, heal phase, invariants) per second.
 //!
-//! `cargo bench -p lazarus-sim --bench seeds`. One iteration runs 20 consecutive seeds
-//! with the default configuration on one thread; seeds per second = 20 / time.
+//! `cargo bench -p lazarus-sim --bench seeds`. One iteration runs 50 consecutive seeds
+//! with the default configuration on one thread; seeds per second = 50 / time.
 
 use std::hint::black_box;
 
@@ -12,9 +12,9 @@ fn seeds(c: &mut Criterion) {
     let config = SimConfig::default();
     let mut group = c.benchmark_group("simulation");
     group.sample_size(10);
-    group.throughput(Throughput::Elements(20));
-    group.bench_function("20 seeds, 6 hosts, 24 instances, up to 3 faults", |b| {
-        b.iter(|| black_box(run_seeds(black_box(0..20), &config)).seeds)
+    group.throughput(Throughput::Elements(50));
+    group.bench_function("50 seeds, 6 hosts, 24 instances, up to 3 faults", |b| {
+        b.iter(|| black_box(run_seeds(black_box(0..50), &config)).seeds)
     });
     group.finish();
 }

@@ -858,6 +858,9 @@ impl<'c> Sim<'c> {
             ),
         );
         let cmds = engine.resume(now, records);
+        // Every simulated host runs an agent: a new controller judges even the hosts
+        // that died while no controller was watching (they never heartbeat again).
+        engine.expect_agents(now, self.world.hosts.iter().map(|h| h.name.clone()));
         self.controller.engine = Some(engine);
         self.controller.crash_after = None;
         let epoch = self.controller.epoch;
