@@ -97,7 +97,11 @@ impl Ipmitool {
     /// The arguments of one call: no secret among them.
     fn args(&self, verb: Verb) -> Vec<String> {
         let o = &self.options;
+        // -v: without it ipmitool says only "Unable to establish IPMI v2 / RMCP+
+        // session" for a wrong password; with it, "RAKP 2 HMAC is invalid" (on
+        // stderr; stdout stays the one answer line).
         let mut args = vec![
+            "-v".to_owned(),
             "-I".to_owned(),
             o.interface.clone(),
             "-H".to_owned(),
@@ -153,7 +157,26 @@ impl Ipmitool {
 fn classify(stderr: &str, stdout: &str) -> BmcError {
     let text = if stderr.is_empty() { stdout } else { stderr };
     let lower = text.to_ascii_lowercase();
-    let message = text.lines().last().unwrap_or("").trim().to_owned();
+    let noise = [
+        "Loading IANA PEN Registry",
+        "Using best available cipher suite",
+        "Running Get VSO Capabilities",
+        "Invalid completion code received: Invalid command",
+        "Discovered IPMB address",
+    ];
+    let mut message = text
+        .lines()
+        .map(|l| l.trim().trim_start_matches('>').trim())
+        .filter(|l| !l.is_empty() && !noise.iter().any(|n| l.starts_with(n)))
+        .collect::<Vec<_>>()
+        .join("; ");
+    if message.len() > 400 {
+        let cut = (0..=400)
+            .rev()
+            .find(|i| message.is_char_boundary(*i))
+            .unwrap_or(0);
+        message.truncate(cut);
+    }
     let auth = [
         "hmac is invalid",
         "unauthorized name",
@@ -264,7 +287,7 @@ mod tests {
         let args = Ipmitool::new(o).args(Verb::Off).join(" ");
         assert_eq!(
             args,
-            "-I lanplus -H bmc7 -p 623 -U root -E -N 2 -R 2 -C 17 chassis power off"
+            "-v -I lanplus -H bmc7 -p 623 -U root -E -N 2 -R 2 -C 17 chassis power off"
         );
     }
 
