@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use lazarus_core::HostName;
 use lazarus_openstack::Secret;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::ipmi::{IpmiOptions, Ipmitool};
 use crate::redfish::{Redfish, RedfishOptions, TlsOptions};
@@ -51,11 +51,11 @@ pub enum ConfigError {
 }
 
 /// `[bmc]`: the BMC of every host fenced by [`lazarus_core::model::FenceMethod::Bmc`].
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BmcSection {
     /// Time limit of one BMC call (power-off, power-on or read), retries included.
-    #[serde(deserialize_with = "crate::duration::deserialize")]
+    #[serde(with = "crate::duration")]
     pub call_timeout: Duration,
     /// Each host's BMC, by the host's Nova name.
     pub hosts: BTreeMap<HostName, HostBmc>,
@@ -71,7 +71,7 @@ impl Default for BmcSection {
 }
 
 /// One host's BMC, by driver.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "driver", rename_all = "snake_case")]
 pub enum HostBmc {
     /// Redfish over HTTPS (or HTTP, for emulators).
@@ -105,6 +105,14 @@ impl Credentials {
                 "no password: set password_file (or password)".to_owned(),
             )),
         }
+    }
+}
+
+/// Prints a password as `"***"` (the effective configuration goes to the log).
+fn redacted<S: Serializer>(p: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(_) => s.serialize_some("***"),
+        None => s.serialize_none(),
     }
 }
 
@@ -160,15 +168,16 @@ fn default_program() -> PathBuf {
 }
 
 /// `driver = "redfish"`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedfishConfig {
     /// `https://host[:port]`.
     pub address: String,
     /// The BMC user.
     pub username: String,
-    /// The password itself (discouraged: prefer `password_file`).
-    #[serde(default)]
+    /// The password itself (discouraged: prefer `password_file`). Written back as
+    /// `"***"` when the configuration is printed.
+    #[serde(default, serialize_with = "redacted")]
     pub password: Option<Secret>,
     /// A file whose first line is the password.
     #[serde(default)]
@@ -183,30 +192,21 @@ pub struct RedfishConfig {
     #[serde(default)]
     pub insecure: bool,
     /// Time limit of one HTTP request.
-    #[serde(
-        default = "default_redfish_request_timeout",
-        deserialize_with = "crate::duration::deserialize"
-    )]
+    #[serde(default = "default_redfish_request_timeout", with = "crate::duration")]
     pub request_timeout: Duration,
     /// Time limit to open a connection.
-    #[serde(
-        default = "default_connect_timeout",
-        deserialize_with = "crate::duration::deserialize"
-    )]
+    #[serde(default = "default_connect_timeout", with = "crate::duration")]
     pub connect_timeout: Duration,
     /// Retries of one request on a connection error, timeout or 500/502/503/504.
     #[serde(default = "default_retries")]
     pub retries: u32,
     /// First retry delay, doubled each time.
-    #[serde(
-        default = "default_retry_delay",
-        deserialize_with = "crate::duration::deserialize"
-    )]
+    #[serde(default = "default_retry_delay", with = "crate::duration")]
     pub retry_delay: Duration,
 }
 
 /// `driver = "ipmi"`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IpmiConfig {
     /// The BMC's address.
@@ -216,8 +216,9 @@ pub struct IpmiConfig {
     pub port: u16,
     /// The BMC user.
     pub username: String,
-    /// The password itself (discouraged: prefer `password_file`).
-    #[serde(default)]
+    /// The password itself (discouraged: prefer `password_file`). Written back as
+    /// `"***"` when the configuration is printed.
+    #[serde(default, serialize_with = "redacted")]
     pub password: Option<Secret>,
     /// A file whose first line is the password.
     #[serde(default)]
@@ -229,10 +230,7 @@ pub struct IpmiConfig {
     #[serde(default)]
     pub cipher_suite: Option<u8>,
     /// `ipmitool -N`, whole seconds.
-    #[serde(
-        default = "default_ipmi_request_timeout",
-        deserialize_with = "crate::duration::deserialize"
-    )]
+    #[serde(default = "default_ipmi_request_timeout", with = "crate::duration")]
     pub request_timeout: Duration,
     /// `ipmitool -R`.
     #[serde(default = "default_retries")]
@@ -395,6 +393,37 @@ mod tests {
         assert!(!text.contains("hunter2-bmc"), "{text}");
         let driver = s.hosts[&HostName::from("compute2")].driver().unwrap();
         assert!(!format!("{driver:?}").contains("hunter2-bmc"));
+    }
+
+    #[test]
+    fn the_printed_configuration_parses_back_without_the_password() {
+        let s = parse(
+            r#"
+            call_timeout = "5s"
+            [hosts.compute1]
+            driver = "redfish"
+            address = "https://10.0.0.11"
+            username = "u"
+            password = "hunter2-bmc"
+            request_timeout = "1500ms"
+            [hosts.compute2]
+            driver = "ipmi"
+            address = "10.0.0.12"
+            username = "u"
+            password_file = "/etc/lazarus/bmc/compute2"
+            "#,
+        )
+        .unwrap();
+        let text = toml::to_string(&s).unwrap();
+        assert!(!text.contains("hunter2-bmc"), "{text}");
+        assert!(text.contains("driver = \"ipmi\""), "{text}");
+        let back = parse(&text).unwrap();
+        assert_eq!(back.hosts.len(), 2);
+        assert_eq!(back.call_timeout, s.call_timeout);
+        assert_eq!(
+            back.hosts[&HostName::from("compute2")],
+            s.hosts[&HostName::from("compute2")]
+        );
     }
 
     #[test]

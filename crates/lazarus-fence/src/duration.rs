@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serializer};
 
 /// Parses `"<integer><unit>"` with unit `ms`, `s`, `m` or `h`.
 pub(crate) fn parse(text: &str) -> Result<Duration, String> {
@@ -27,6 +27,25 @@ pub(crate) fn parse(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// Formats a duration the way [`parse`] reads it, in the largest exact unit.
+pub(crate) fn format(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 != 0 {
+        format!("{ms}ms")
+    } else if ms % 3_600_000 == 0 && ms > 0 {
+        format!("{}h", ms / 3_600_000)
+    } else if ms % 60_000 == 0 && ms > 0 {
+        format!("{}m", ms / 60_000)
+    } else {
+        format!("{}s", ms / 1000)
+    }
+}
+
+/// `serde(serialize_with = "crate::duration::serialize")`.
+pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format(*d))
+}
+
 /// `serde(deserialize_with = "crate::duration::deserialize")`.
 pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(d)?;
@@ -44,5 +63,8 @@ mod tests {
         assert_eq!(parse("2m").unwrap(), Duration::from_secs(120));
         assert!(parse("10").is_err());
         assert!(parse("10 parsecs").is_err());
+        for d in ["500ms", "10s", "2m", "1h"] {
+            assert_eq!(format(parse(d).unwrap()), d);
+        }
     }
 }
