@@ -11,21 +11,22 @@ use chrono::{DateTime, Utc};
 use clap::Parser;
 use lazarus_api::{AllowAllComputeHosts, ApiConfig, ApiState, NoAuth, NoopSink, SystemClock};
 use lazarus_cli::{execute_to_text, Cli, CliError, ClientError, Context, LazarusClient};
-use lazarus_store::SqliteStore;
+use lazarus_store::{NewVMove, SqliteStore, Store, VMoveStatus, VMoveType, VMoveUpdate};
 use serde_json::Value;
 
 /// A running API and a CLI context pointed at it.
 struct Fixture {
     ctx: Context,
+    store: Arc<SqliteStore>,
     endpoint: String,
     _dir: tempfile::TempDir,
 }
 
 async fn start() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("lazarus.sqlite")).unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("lazarus.sqlite")).unwrap());
     let state = ApiState {
-        store: Arc::new(store),
+        store: store.clone(),
         sink: Arc::new(NoopSink),
         compute: Arc::new(AllowAllComputeHosts),
         auth: Arc::new(NoAuth),
@@ -43,6 +44,7 @@ async fn start() -> Fixture {
         .with_timezone(&Utc);
     Fixture {
         ctx: Context { client, now },
+        store,
         endpoint,
         _dir: dir,
     }
@@ -317,4 +319,62 @@ async fn an_unreachable_api_is_a_transport_error() {
         "{e:?}"
     );
     assert_eq!(e.exit_code(), 1);
+}
+
+#[tokio::test]
+async fn the_moves_of_a_host_recovery_are_listed_and_shown() {
+    let f = start().await;
+    f.ok("segment create rack-a").await;
+    f.ok("host create compute1 --segment rack-a").await;
+    let n = f.json("notification create --hostname compute1").await;
+    let nid = n["notification_uuid"].as_str().unwrap().to_owned();
+    // The controller records moves; here the store stands in for it.
+    let now = f.ctx.now;
+    for (i, status) in [VMoveStatus::Succeeded, VMoveStatus::Ongoing]
+        .into_iter()
+        .enumerate()
+    {
+        let m = f
+            .store
+            .create_vmove(
+                NewVMove {
+                    uuid: format!("00000000-0000-4000-8000-00000000000{i}"),
+                    notification_uuid: nid.clone(),
+                    instance_uuid: format!("10000000-0000-4000-8000-00000000000{i}"),
+                    instance_name: format!("vm-{i}"),
+                    source_host: Some("compute1".into()),
+                    vmove_type: Some(VMoveType::Evacuation),
+                    status: Some(VMoveStatus::Pending),
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        let update = VMoveUpdate {
+            dest_host: Some("compute2".into()),
+            status: Some(status),
+            ..VMoveUpdate::default()
+        };
+        f.store.update_vmove(&m.uuid, update, now).await.unwrap();
+    }
+    let listed = f
+        .ok(&format!(
+            "vmove list {nid} --sort instance_name:asc -f value -c instance_name -c dest_host -c status"
+        ))
+        .await;
+    assert_eq!(listed, "vm-0 compute2 succeeded\nvm-1 compute2 ongoing\n");
+    let ongoing = f
+        .ok(&format!(
+            "vmove list {nid} --status ongoing -f value -c uuid"
+        ))
+        .await;
+    assert_eq!(ongoing, "00000000-0000-4000-8000-000000000001\n");
+    let shown = f
+        .json(&format!(
+            "vmove show {nid} 00000000-0000-4000-8000-000000000000"
+        ))
+        .await;
+    assert_eq!(shown["instance_name"], "vm-0");
+    assert_eq!(shown["type"], "evacuation");
+    assert_eq!(shown["source_host"], "compute1");
 }
