@@ -5,6 +5,19 @@ use lazarus_core::policy::EngineConfig;
 
 use crate::faults::FaultPlan;
 
+/// What keeps a watchdog host's watchdog fed (the agent's isolation rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchdogFeed {
+    /// Only a controller acknowledgement of a heartbeat. Safe for the engine's
+    /// "T + margin since the last heartbeat" promise, but a controller outage or a
+    /// controller-side network failure longer than T resets every watchdog host.
+    AckOnly,
+    /// A controller acknowledgement, or reaching a strict majority of the segment's
+    /// hosts both ways (as corosync-based stacks do): no mass reset when the controller
+    /// is the one cut off. The default.
+    AckOrPeerQuorum,
+}
+
 /// The knobs of one simulation run. The seed decides everything else.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -14,6 +27,8 @@ pub struct SimConfig {
     pub instances_per_host: usize,
     /// Chance that a host is fenced by its agent's watchdog rather than its BMC.
     pub watchdog_share: f64,
+    /// What feeds a watchdog.
+    pub watchdog_feed: WatchdogFeed,
     /// How long faults may start for, from time zero.
     pub fault_phase_ms: u64,
     /// Most faults injected per seed.
@@ -43,6 +58,7 @@ impl Default for SimConfig {
             hosts: 6,
             instances_per_host: 4,
             watchdog_share: 0.25,
+            watchdog_feed: WatchdogFeed::AckOrPeerQuorum,
             fault_phase_ms: 240_000,
             max_faults: 3,
             heal_max_ms: 1_200_000,

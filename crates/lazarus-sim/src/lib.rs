@@ -21,7 +21,7 @@ pub mod world;
 
 use std::ops::Range;
 
-pub use config::SimConfig;
+pub use config::{SimConfig, WatchdogFeed};
 pub use faults::{Fault, FaultPlan, ScheduledFault};
 pub use invariants::Violation;
 pub use outcome::{SimOutcome, Stats, Summary};

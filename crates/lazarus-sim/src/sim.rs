@@ -14,7 +14,7 @@ use lazarus_core::model::{Cluster, VmState};
 use lazarus_core::workflow::{FenceConfirmation, InstanceStep, Phase};
 use lazarus_core::{Command, Event, HostName, InstanceId, Timestamp};
 
-use crate::config::SimConfig;
+use crate::config::{SimConfig, WatchdogFeed};
 use crate::faults::{Fault, FaultPlan};
 use crate::history::{EvacuationCommand, History, PriorEvacuation, SourceTruth};
 use crate::invariants::{self, Violation};
@@ -62,6 +62,8 @@ enum Happening {
     EvacuationFinish(usize),
     /// An event reaches the controller incarnation `epoch`.
     Deliver(u64, Event),
+    /// A heartbeat sent at the given time reaches the controller incarnation `epoch`.
+    Heartbeat(u64, u64, Heartbeat),
     /// A controller request reaches its BMC, Nova or agent.
     Arrive(u64, Call),
     /// The controller reads Nova's services.
@@ -426,6 +428,21 @@ impl<'c> Sim<'c> {
                 );
             }
             Happening::Deliver(epoch, event) => self.deliver(epoch, event),
+            Happening::Heartbeat(epoch, sent_ms, hb) => {
+                if epoch == self.controller.epoch && self.controller.engine.is_some() {
+                    if let Some(h) = self.world.host_index(&hb.host) {
+                        // Heard, as of when it was sent: a host that reset after
+                        // sending its last heartbeat did reset after being heard.
+                        if let Some(log) = self.heard.get_mut(h) {
+                            log.push(sent_ms);
+                        }
+                        if let Some(p) = self.pending_failures.get_mut(h) {
+                            p.retain(|f| !hb.instance_failures.contains(f));
+                        }
+                    }
+                }
+                self.deliver(epoch, Event::HeartbeatReceived(hb));
+            }
             Happening::Arrive(epoch, call) => self.arrive(epoch, call),
             Happening::NovaPoll(epoch) => {
                 if epoch == self.controller.epoch && self.controller.engine.is_some() {
@@ -488,7 +505,15 @@ impl<'c> Sim<'c> {
         let controller_up = self.controller.engine.is_some();
         let to_controller = net.delivers(me, Node::Controller);
         let acked = controller_up && to_controller && net.delivers(Node::Controller, me);
-        let quorum = (peers.len() + 1) * 2 > n;
+        let quorum =
+            self.config.watchdog_feed == WatchdogFeed::AckOrPeerQuorum && (peers.len() + 1) * 2 > n;
+        // The watchdog first: an expired one resets the host before it says anything.
+        if self.watchdog(h, agent_alive && (acked || quorum)) {
+            return;
+        }
+        let Some(host) = self.world.hosts.get(h) else {
+            return;
+        };
         if agent_alive && to_controller {
             let compute_alive = host.compute_alive;
             // Reported until a live controller has taken them (the agent resends
@@ -507,31 +532,36 @@ impl<'c> Sim<'c> {
             };
             let latency = self.rng.range(1, 10);
             let epoch = self.controller.epoch;
-            self.queue.after(
-                latency,
-                Happening::Deliver(epoch, Event::HeartbeatReceived(hb)),
-            );
+            self.queue
+                .after(latency, Happening::Heartbeat(epoch, now, hb));
         }
+    }
+
+    /// Feeds host `h`'s watchdog if `fed`, else resets the host once it expired.
+    /// Returns whether it reset the host.
+    fn watchdog(&mut self, h: usize, fed: bool) -> bool {
+        let now = self.queue.now_ms();
         let Some(host) = self.world.hosts.get_mut(h) else {
-            return;
+            return false;
         };
-        if agent_alive && (acked || quorum) {
+        if fed {
             host.last_ack_ms = now;
         }
-        if let Some(t) = host.watchdog_ms {
-            if now.saturating_sub(host.last_ack_ms) > t {
-                host.watchdog_resets += 1;
-                host.stop_os(now);
-                let name = host.name.clone();
-                self.log.push(
-                    now,
-                    format!(
-                        "{name}: watchdog expired (no controller ack, no peer quorum): host resets"
-                    ),
-                );
-                self.schedule_boot(h);
-            }
+        let Some(t) = host.watchdog_ms else {
+            return false;
+        };
+        if now.saturating_sub(host.last_ack_ms) <= t {
+            return false;
         }
+        host.watchdog_resets += 1;
+        host.stop_os(now);
+        let name = host.name.clone();
+        self.log.push(
+            now,
+            format!("{name}: watchdog expired (no controller ack, no peer quorum): host resets"),
+        );
+        self.schedule_boot(h);
+        true
     }
 
     fn schedule_boot(&mut self, h: usize) {
@@ -890,18 +920,10 @@ impl<'c> Sim<'c> {
             return;
         }
         let now = self.now();
-        if let Event::HeartbeatReceived(hb) = &event {
-            if let Some(h) = self.world.host_index(&hb.host) {
-                if self.controller.engine.is_some() {
-                    if let Some(log) = self.heard.get_mut(h) {
-                        log.push(now.as_millis());
-                    }
-                    if let Some(p) = self.pending_failures.get_mut(h) {
-                        p.retain(|f| !hb.instance_failures.contains(f));
-                    }
-                }
-            }
-        } else if !matches!(event, Event::TimerFired(_) | Event::NovaServiceObserved(_)) {
+        if !matches!(
+            event,
+            Event::TimerFired(_) | Event::NovaServiceObserved(_) | Event::HeartbeatReceived(_)
+        ) {
             self.log.push(
                 now.as_millis(),
                 format!("  -> engine: {}", brief_event(&event)),

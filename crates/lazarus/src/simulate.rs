@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
-use lazarus_sim::{run_seed, run_seeds_parallel, SimConfig, SimOutcome};
+use lazarus_sim::{run_seed, run_seeds_parallel, SimConfig, SimOutcome, WatchdogFeed};
 
 /// Prints a line, ignoring a closed pipe (`lazarus simulate --seed 3 | head`).
 macro_rules! say {
@@ -35,6 +35,9 @@ pub struct SimulateArgs {
     /// Most faults injected per seed.
     #[arg(long, default_value_t = SimConfig::default().max_faults)]
     pub max_faults: usize,
+    /// Feed watchdogs only from controller acknowledgements (no peer quorum).
+    #[arg(long)]
+    pub watchdog_ack_only: bool,
 }
 
 impl SimulateArgs {
@@ -42,6 +45,11 @@ impl SimulateArgs {
         SimConfig {
             hosts: self.hosts.max(2),
             max_faults: self.max_faults.max(1),
+            watchdog_feed: if self.watchdog_ack_only {
+                WatchdogFeed::AckOnly
+            } else {
+                WatchdogFeed::AckOrPeerQuorum
+            },
             ..SimConfig::default()
         }
     }
