@@ -6,6 +6,8 @@
 //! missing through tests/bmc/install on first use). Figures print with
 //! `--no-capture`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use std::process::{Command, Stdio};
@@ -96,7 +98,6 @@ async fn redfish_power_off_to_off_read_back_figures_over_eight_systems() {
 }
 
 /// Runs futures concurrently (no extra dependency for join_all).
-#[allow(clippy::expect_used)]
 async fn futures_join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
 where
     F: std::future::Future + Send + 'static,
@@ -348,36 +349,7 @@ async fn ipmi_silent_bmc_fails_retryably_within_the_time_limit() {
 #[ignore = "needs BMC emulators (tests/bmc/install)"]
 async fn fence_redfish_powers_off_the_same_emulator_and_we_read_it_off() {
     let sushy = Sushy::start(&[FakeSystem::on(1)], true);
-    let ca = sushy.ca_file.clone().unwrap();
-    // Options on stdin, as fencing agents take them: no password in `ps`.
-    let stdin = format!(
-        "action=off\nip=127.0.0.1\nipport={port}\nusername={USER}\npassword={PASSWORD}\nssl=1\npower_timeout=20\n",
-        port = sushy.port
-    );
-    let start = Instant::now();
-    let mut child = Command::new("fence_redfish")
-        // fence_redfish has no CA option: requests takes its bundle from the environment.
-        .env("REQUESTS_CA_BUNDLE", &ca)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("fence_redfish (Debian fence-agents)");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let took = start.elapsed();
-    assert!(
-        out.status.success(),
-        "fence_redfish failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let took = run_fence_redfish(&sushy, "off", None);
     assert_eq!(
         sushy
             .driver(None)
@@ -394,5 +366,88 @@ async fn fence_redfish_powers_off_the_same_emulator_and_we_read_it_off() {
         "FIGURE fence_redfish off (polls every 1 s): {:.2} s; its requests:\n  {}",
         took.as_secs_f64(),
         requests.join("\n  ")
+    );
+}
+
+/// Runs Debian's fence_redfish with options on stdin (as fencing agents take them: no
+/// password in `ps`); returns how long it took.
+fn run_fence_redfish(sushy: &Sushy, action: &str, systems_uri: Option<&str>) -> Duration {
+    use std::io::Write;
+    let mut stdin = format!(
+        "action={action}\nip=127.0.0.1\nipport={port}\nusername={USER}\npassword={PASSWORD}\nssl=1\npower_timeout=20\n",
+        port = sushy.port
+    );
+    if let Some(uri) = systems_uri {
+        stdin.push_str(&format!("systems_uri={uri}\n"));
+    }
+    let start = Instant::now();
+    let mut child = Command::new("fence_redfish")
+        // fence_redfish has no CA option: requests takes its bundle from the environment.
+        .env("REQUESTS_CA_BUNDLE", sushy.ca_file.as_ref().unwrap())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("fence_redfish (Debian fence-agents)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let took = start.elapsed();
+    assert!(
+        out.status.success(),
+        "fence_redfish {action} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+/// With the emulator's power delay pinned to 3 s, ours and fence_redfish side by side:
+/// both must report Off only once the emulator applied it (after 2 to 3 s), and the
+/// figures show each tool's overhead over that delay.
+#[tokio::test]
+#[ignore = "needs BMC emulators (tests/bmc/install)"]
+async fn with_a_fixed_three_second_bmc_delay_ours_and_fence_redfish_compare() {
+    let systems: Vec<FakeSystem> = (1..=12).map(FakeSystem::on).collect();
+    let sushy = Sushy::start_with_delay(&systems, true, Some(3));
+    let (mut ours_1s, mut ours_250ms, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, s) in systems.iter().enumerate() {
+        let bmc = sushy.driver(Some(&s.name));
+        match i % 3 {
+            0 => {
+                let uri = format!("/redfish/v1/Systems/{}", s.uuid);
+                let took = run_fence_redfish(&sushy, "off", Some(&uri));
+                assert!(took >= Duration::from_secs(2), "{took:?}");
+                theirs.push(took);
+            }
+            1 => {
+                let p = FencePolicy {
+                    read_interval: Duration::from_secs(1),
+                    ..policy()
+                };
+                let f = fence(&bmc, &p).await.unwrap();
+                assert!(f.elapsed >= Duration::from_secs(2), "{f:?}");
+                ours_1s.push(f.elapsed);
+            }
+            _ => {
+                let f = fence(&bmc, &policy()).await.unwrap();
+                assert!(f.elapsed >= Duration::from_secs(2), "{f:?}");
+                ours_250ms.push(f.elapsed);
+            }
+        }
+        assert_eq!(
+            bmc.power_state(Duration::from_secs(5)).await.unwrap(),
+            PowerState::Off
+        );
+    }
+    eprintln!(
+        "FIGURE fixed 3 s BMC delay, request to Off reported: lazarus reads every 1 s: {}; every 250 ms: {}; fence_redfish (process start included): {}",
+        summary(&mut ours_1s),
+        summary(&mut ours_250ms),
+        summary(&mut theirs)
     );
 }

@@ -96,6 +96,13 @@ pub struct Sushy {
 
 impl Sushy {
     pub fn start(systems: &[FakeSystem], tls: bool) -> Self {
+        Self::start_with_delay(systems, tls, None)
+    }
+
+    /// `delay`: power changes land after exactly this many whole seconds (rounded down
+    /// to the second they were asked in) instead of 1..=11 at random
+    /// (tests/bmc/sushy_fixed_delay.py).
+    pub fn start_with_delay(systems: &[FakeSystem], tls: bool, delay: Option<u32>) -> Self {
         ensure_installed();
         let dir = tempfile::tempdir().unwrap();
         let port = free_tcp_port();
@@ -150,7 +157,16 @@ impl Sushy {
         let conf_path = dir.path().join("emulator.conf");
         std::fs::write(&conf_path, conf).unwrap();
         let log = std::fs::File::create(dir.path().join("emulator.log")).unwrap();
-        let child = Command::new(venv().join("bin/sushy-emulator"))
+        let mut command = match delay {
+            None => Command::new(venv().join("bin/sushy-emulator")),
+            Some(d) => {
+                let mut c = Command::new(venv().join("bin/python"));
+                c.arg(repo_root().join("tests/bmc/sushy_fixed_delay.py"))
+                    .env("FAKE_POWER_DELAY", d.to_string());
+                c
+            }
+        };
+        let child = command
             .arg("--config")
             .arg(&conf_path)
             .stdin(Stdio::null())
