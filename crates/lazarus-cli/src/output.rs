@@ -102,7 +102,9 @@ fn select(available: &[String], wanted: &[String]) -> Result<Vec<usize>, CliErro
 
 /// How one value reads in a table cell or `-f value`: strings bare, null as `None` and
 /// booleans as `True`/`False` (as openstackclient prints them), arrays one element per
-/// line, objects as compact JSON.
+/// line. A flat object reads `k=v, k=v` on one line (openstackclient's dict format); an
+/// object holding objects reads one `path.to.key=value` line per leaf, so that a wide
+/// nested document (Masakari's `recovery_workflow_details`) stays readable.
 pub fn cell_text(v: &Value) -> String {
     match v {
         Value::Null => "None".to_owned(),
@@ -111,7 +113,46 @@ pub fn cell_text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
         Value::Array(items) => items.iter().map(cell_text).collect::<Vec<_>>().join("\n"),
-        Value::Object(_) => v.to_string(),
+        Value::Object(map) => {
+            let nested = map
+                .values()
+                .any(|v| v.as_object().is_some_and(|o| !o.is_empty()));
+            if nested {
+                let mut lines = Vec::new();
+                leaves("", v, &mut lines);
+                lines.join("\n")
+            } else {
+                map.iter()
+                    .map(|(k, v)| format!("{k}={}", scalar_text(v)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        }
+    }
+}
+
+/// A value inside an object: scalars as in a cell, arrays and objects as compact JSON.
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::Array(_) | Value::Object(_) => v.to_string(),
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => cell_text(v),
+    }
+}
+
+/// `path=value` for each leaf under `v` (an empty object is a leaf: `path={}`).
+fn leaves(path: &str, v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) if !map.is_empty() => {
+            for (k, child) in map {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                leaves(&p, child, out);
+            }
+        }
+        _ => out.push(format!("{path}={}", scalar_text(v))),
     }
 }
 
@@ -332,14 +373,14 @@ mod tests {
     fn a_record_renders_as_field_value_rows_preferred_fields_first() {
         let text = render(&one_segment(), &args(Format::Table, &[])).unwrap();
         let expected = "\
-+---------+-----------+
-| Field   | Value     |
-+---------+-----------+
-| uuid    | u1        |
-| name    | rack-a    |
-| enabled | True      |
-| extra   | {\"k\":\"v\"} |
-+---------+-----------+
++---------+--------+
+| Field   | Value  |
++---------+--------+
+| uuid    | u1     |
+| name    | rack-a |
+| enabled | True   |
+| extra   | k=v    |
++---------+--------+
 ";
         assert_eq!(text, expected);
     }
@@ -412,6 +453,20 @@ mod tests {
         assert_eq!(
             render(&Output::Nothing, &args(Format::Table, &[])).unwrap(),
             ""
+        );
+    }
+
+    #[test]
+    fn flat_objects_take_one_line_and_nested_ones_a_line_per_leaf() {
+        assert_eq!(
+            cell_text(&json!({"event": "STOPPED", "host_status": "NORMAL", "n": null})),
+            "event=STOPPED, host_status=NORMAL, n=None"
+        );
+        assert_eq!(
+            cell_text(
+                &json!({"outcome": "done", "given_up": {}, "recovered": {"vm-1": "c2", "vm-2": "c3"}, "tags": ["a"]})
+            ),
+            "given_up={}\noutcome=done\nrecovered.vm-1=c2\nrecovered.vm-2=c3\ntags=[\"a\"]"
         );
     }
 
