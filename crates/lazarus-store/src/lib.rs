@@ -5,7 +5,8 @@
 //! notifications, vmoves) and the append-only log of recovery records that the engine
 //! writes ahead of every side effect. The default implementation is [`SqliteStore`]: one
 //! file, nothing else to run. A replicated store (etcd) can be added later; it proves
-//! itself by passing the same [`conformance`] suite.
+//! itself by passing the same conformance suite (`conformance`, behind the feature of
+//! that name).
 //!
 //! The store never reads a clock and never draws random numbers: callers pass `now` and
 //! choose the UUIDs, so behaviour is reproducible in tests.
