@@ -21,6 +21,10 @@ pub struct ConnectionArgs {
         value_name = "NAME"
     )]
     pub os_cloud: Option<String>,
+    /// Send no token even if `--os-cloud` or `OS_CLOUD` names a cloud (for a controller
+    /// with `auth = "none"` in a shell where `OS_CLOUD` is set).
+    #[arg(long, global = true)]
+    pub no_auth: bool,
     /// The `instance-ha` microversion to ask for (`1.0` to `1.3`, or `latest`).
     #[arg(
         long = "os-api-version",
@@ -41,6 +45,7 @@ impl Default for ConnectionArgs {
         Self {
             endpoint: None,
             os_cloud: None,
+            no_auth: false,
             api_version: "1.3".to_owned(),
             timeout: 30,
         }

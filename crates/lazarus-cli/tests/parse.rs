@@ -40,8 +40,9 @@ fn connection_options_are_accepted_before_and_after_the_action() {
         let c = parse(argv).unwrap();
         assert_eq!(c.connection().endpoint.as_deref(), Some("http://h:1"));
     }
-    let c = parse(&["status", "--os-api-version", "1.1"]).unwrap();
+    let c = parse(&["status", "--os-api-version", "1.1", "--no-auth"]).unwrap();
     assert_eq!(c.connection().api_version, "1.1");
+    assert!(c.connection().no_auth);
 }
 
 #[test]
