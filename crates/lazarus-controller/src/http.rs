@@ -351,6 +351,111 @@ pub fn timeline(records: &[(u64, RecoveryRecord)]) -> Vec<Value> {
 mod tests {
     use super::*;
 
+    use std::collections::BTreeMap;
+
+    use lazarus_core::model::{FenceMethod, Resources, RestartPriority};
+    use lazarus_core::workflow::{
+        ExpectedState, FenceConfirmation, FenceRecord, InstanceRecord, NovaMarks, Phase,
+        RecoveryId, Trigger,
+    };
+    use lazarus_core::{HostName, InstanceId, Timestamp};
+
+    fn rec(seq_at: u64, phase: Phase, step: Option<InstanceStep>) -> RecoveryRecord {
+        let mut instances = BTreeMap::new();
+        if let Some(step) = step {
+            instances.insert(
+                InstanceId::from("i1"),
+                InstanceRecord {
+                    priority: RestartPriority::Medium,
+                    resources: Resources::new(1, 512, 1),
+                    expected: ExpectedState::Active,
+                    attempts: 1,
+                    tried: Default::default(),
+                    step,
+                    last_error: None,
+                },
+            );
+        }
+        RecoveryRecord {
+            version: 1,
+            id: RecoveryId {
+                host: HostName::from("compute1"),
+                started_at: Timestamp::from_millis(1_000),
+            },
+            segment: "s1".into(),
+            trigger: Trigger::Monitor {
+                notification: "n1".into(),
+            },
+            duplicate_reports: 0,
+            phase,
+            fence: FenceRecord {
+                method: FenceMethod::Manual,
+                attempts: 0,
+                last_heartbeat: None,
+                gave_up: false,
+                confirmation: (phase != Phase::Fencing).then(|| FenceConfirmation::Monitor {
+                    notification: "n1".into(),
+                    at: Timestamp::from_millis(1_000),
+                }),
+            },
+            nova: NovaMarks {
+                marked_down: matches!(phase, Phase::Evacuating | Phase::Finished),
+                disabled_by_others: false,
+            },
+            planned: matches!(phase, Phase::Evacuating | Phase::Finished),
+            instances,
+            outcome: None,
+            updated_at: Timestamp::from_millis(seq_at),
+        }
+    }
+
+    #[test]
+    fn the_timeline_lists_each_change_once_with_its_time() {
+        let target = HostName::from("compute2");
+        let records = vec![
+            (0, rec(1_000, Phase::Fencing, None)),
+            (1, rec(1_100, Phase::MarkingDown, None)),
+            (
+                2,
+                rec(
+                    1_200,
+                    Phase::Evacuating,
+                    Some(InstanceStep::Requested {
+                        target: target.clone(),
+                        attempt: 1,
+                    }),
+                ),
+            ),
+            (
+                3,
+                rec(
+                    4_500,
+                    Phase::Finished,
+                    Some(InstanceStep::Recovered { host: target }),
+                ),
+            ),
+        ];
+        let t = timeline(&records);
+        let events: Vec<&str> = t.iter().map(|e| e["event"].as_str().unwrap()).collect();
+        assert_eq!(
+            events,
+            vec![
+                "started",
+                "phase",
+                "fence_confirmed",
+                "phase",
+                "marked_down",
+                "planned",
+                "instance",
+                "phase",
+                "instance"
+            ]
+        );
+        assert_eq!(t[0]["at"], "1970-01-01T00:00:01.000Z");
+        assert_eq!(t[8]["at"], "1970-01-01T00:00:04.500Z");
+        assert_eq!(t[8]["step"]["recovered"]["host"], "compute2");
+    }
+
     #[test]
     fn route_groups_keep_metric_labels_few() {
         assert_eq!(route_group("/v1/segments/abc/hosts/def"), "hosts");

@@ -99,6 +99,28 @@ pub async fn read<C: Cloud>(
     Ok(inv)
 }
 
+/// Reads what a failed host's recovery plans from, as fast as possible: the store, the
+/// host's servers and Placement, the last two at the same time.
+pub async fn read_failed_host<C: Cloud>(
+    store: &dyn Store,
+    cloud: &C,
+    host: &HostName,
+) -> Result<Inventory, InventoryError> {
+    let mut inv = read_store(store).await?;
+    let (servers, capacity) = tokio::join!(
+        cloud.list_servers_on_host(host.as_str()),
+        read_placement(cloud, &inv.hosts)
+    );
+    inv.servers.insert(host.clone(), servers?);
+    match capacity {
+        Ok(c) => inv.capacity = c,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read Placement; keeping the last capacity figures")
+        }
+    }
+    Ok(inv)
+}
+
 /// Inventories and usages of the protected hosts' resource providers.
 ///
 /// A compute node's resource provider is named after its hypervisor hostname, which is
@@ -113,20 +135,24 @@ async fn read_placement<C: Cloud>(
     let mut out = HashMap::new();
     for host in hosts {
         let name = host.name.as_str();
-        let Some(provider) = providers
-            .iter()
-            .find(|p| p.name == name)
-            .or_else(|| {
-                providers
-                    .iter()
-                    .find(|p| p.name.strip_prefix(name).is_some_and(|rest| rest.starts_with('.')))
+        let Some(provider) = providers.iter().find(|p| p.name == name).or_else(|| {
+            providers.iter().find(|p| {
+                p.name
+                    .strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('.'))
             })
-        else {
-            tracing::warn!(host = name, "no Placement resource provider is named after this host; its capacity is unknown");
+        }) else {
+            tracing::warn!(
+                host = name,
+                "no Placement resource provider is named after this host; its capacity is unknown"
+            );
             continue;
         };
-        let inventories = cloud.provider_inventories(&provider.uuid).await?;
-        let usages = cloud.provider_usages(&provider.uuid).await?;
+        let (inventories, usages) = tokio::join!(
+            cloud.provider_inventories(&provider.uuid),
+            cloud.provider_usages(&provider.uuid)
+        );
+        let (inventories, usages) = (inventories?, usages?);
         let inv = |class: &str| {
             inventories
                 .inventories

@@ -277,6 +277,8 @@ pub async fn run<C: Cloud + std::fmt::Debug + 'static>(
         stopping: stop_rx.clone(),
         listed,
         nova: Default::default(),
+        refreshing: Default::default(),
+        deferred: Vec::new(),
     };
     let mut engine_task = tokio::spawn(task.run(records));
 

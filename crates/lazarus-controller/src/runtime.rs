@@ -50,6 +50,9 @@ pub enum Input {
     NotificationReady(Box<lazarus_store::Notification>),
     /// A fresh reading of what is protected.
     Inventory(Box<Inventory>),
+    /// The refresh of a failed host's servers ended (its inventory, if read, was sent
+    /// just before): events held back for it can go to the engine.
+    RefreshDone(HostName),
     /// Nova's compute services.
     Services(Vec<ComputeService>),
     /// A question from the API.
@@ -135,6 +138,11 @@ pub struct EngineTask<C> {
     pub(crate) listed: HashSet<HostName>,
     /// Nova's latest view per host, for the native API.
     pub(crate) nova: BTreeMap<HostName, NovaView>,
+    /// Failed hosts whose servers are being re-read before their recovery plans.
+    pub(crate) refreshing: HashSet<HostName>,
+    /// `HostMarkedDown` events held back until their host's refresh is done (the
+    /// engine plans the recovery when it gets one).
+    pub(crate) deferred: Vec<Event>,
 }
 
 impl<C> std::fmt::Debug for EngineTask<C> {
@@ -172,7 +180,23 @@ impl<C: Cloud + 'static> EngineTask<C> {
 
     async fn on_input(&mut self, input: Input) -> Result<(), EngineStopped> {
         match input {
+            Input::Event(Event::HostMarkedDown { host, result })
+                if self.refreshing.contains(&host) =>
+            {
+                self.deferred.push(Event::HostMarkedDown { host, result });
+            }
             Input::Event(e) => self.step(e).await?,
+            Input::RefreshDone(host) => {
+                self.refreshing.remove(&host);
+                let (ready, rest): (Vec<Event>, Vec<Event>) =
+                    std::mem::take(&mut self.deferred).into_iter().partition(
+                        |e| matches!(e, Event::HostMarkedDown { host: h, .. } if *h == host),
+                    );
+                self.deferred = rest;
+                for e in ready {
+                    self.step(e).await?;
+                }
+            }
             Input::Notification(n) => self.on_notification(*n).await?,
             Input::NotificationReady(n) => self.dispatch_notification(*n).await?,
             Input::Inventory(inv) => self.apply_inventory(&inv),
@@ -319,8 +343,10 @@ impl<C: Cloud + 'static> EngineTask<C> {
         }
     }
 
-    /// A Masakari notification: make sure the failed host's servers are freshly known
-    /// (a recovery plans from them), then hand it to the engine.
+    /// A Masakari notification. A recovery plans from the failed host's servers, so they
+    /// are re-read first; but fencing and marking the host down need no inventory, so
+    /// for a host already known the notification goes to the engine at once and only
+    /// the plan waits for the refresh (its `HostMarkedDown` is held back until then).
     async fn on_notification(
         &mut self,
         n: lazarus_store::Notification,
@@ -331,28 +357,43 @@ impl<C: Cloud + 'static> EngineTask<C> {
         if !refresh {
             return self.dispatch_notification(n).await;
         }
+        let known = self.listed.contains(&host) && self.engine.cluster().host(&host).is_some();
         let store = Arc::clone(&self.store);
         let cloud = Arc::clone(&self.effects.cloud);
         let tx = self.tx.clone();
         let limit = PREPARE_LIMIT.min(self.config.openstack.request_timeout);
-        tokio::spawn(async move {
+        let refreshed = host.clone();
+        let refresh_task = async move {
             // Fresh usages too: the plan is made from them. Bounded: a slow Nova must
             // not hold the recovery back; the last poll's figures are used instead.
-            let read = inventory::read(&*store, &*cloud, Some(&host), true);
+            let read = inventory::read_failed_host(&*store, &*cloud, &refreshed);
             match tokio::time::timeout(limit, read).await {
                 Ok(Ok(inv)) => {
                     let _ = tx.send(Input::Inventory(Box::new(inv))).await;
                 }
                 Ok(Err(e)) => {
-                    tracing::warn!(%host, error = %e, "could not refresh the failed host's servers; using the last known list")
+                    tracing::warn!(host = %refreshed, error = %e, "could not refresh the failed host's servers; using the last known list")
                 }
                 Err(_) => {
-                    tracing::warn!(%host, limit_s = limit.as_secs_f64(), "refreshing the failed host's servers took too long; using the last known list")
+                    tracing::warn!(host = %refreshed, limit_s = limit.as_secs_f64(), "refreshing the failed host's servers took too long; using the last known list")
                 }
             }
-            let _ = tx.send(Input::NotificationReady(Box::new(n))).await;
-        });
-        Ok(())
+            tx
+        };
+        if known {
+            self.refreshing.insert(host.clone());
+            tokio::spawn(async move {
+                let tx = refresh_task.await;
+                let _ = tx.send(Input::RefreshDone(host)).await;
+            });
+            self.dispatch_notification(n).await
+        } else {
+            tokio::spawn(async move {
+                let tx = refresh_task.await;
+                let _ = tx.send(Input::NotificationReady(Box::new(n))).await;
+            });
+            Ok(())
+        }
     }
 
     async fn dispatch_notification(

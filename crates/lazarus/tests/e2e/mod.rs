@@ -17,6 +17,7 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lazarus_openstack::test_support::BootRequest;
@@ -323,7 +324,11 @@ pub async fn boot_spread(client: &OpenStackClient, tag: &str, n: usize) -> Vec<(
             |s| s.status == "ACTIVE",
         )
         .await;
-        assert_eq!(server.host.as_deref(), Some(host.as_str()), "booted on the forced host");
+        assert_eq!(
+            server.host.as_deref(),
+            Some(host.as_str()),
+            "booted on the forced host"
+        );
     }
     measured(&format!(
         "e2e {tag}: booted {n} servers over {} computes in {:.1} s",
@@ -381,7 +386,10 @@ pub async fn restore(client: &OpenStackClient) {
         eprintln!("restore: cannot list compute services");
         return;
     };
-    for s in services.iter().filter(|s| COMPUTES.contains(&s.host.as_str())) {
+    for s in services
+        .iter()
+        .filter(|s| COMPUTES.contains(&s.host.as_str()))
+    {
         let ours = s
             .disabled_reason
             .as_deref()
@@ -441,7 +449,15 @@ impl Scene {
         restore(&client).await;
         // 20 servers need more than Nova's default quota of 10 instances.
         devcloud::devcloud(&[
-            "openstack", "quota", "set", "--instances", "-1", "--cores", "-1", "--ram", "-1",
+            "openstack",
+            "quota",
+            "set",
+            "--instances",
+            "-1",
+            "--cores",
+            "-1",
+            "--ram",
+            "-1",
             "admin",
         ]);
         Self {
@@ -459,8 +475,7 @@ impl Drop for Scene {
                 .build();
             if let Ok(runtime) = runtime {
                 runtime.block_on(async {
-                    match OpenStackClient::new(&devcloud::config(None), &ClientOptions::default())
-                    {
+                    match OpenStackClient::new(&devcloud::config(None), &ClientOptions::default()) {
                         Ok(client) => restore(&client).await,
                         Err(e) => eprintln!("restore: {e}"),
                     }
@@ -509,9 +524,7 @@ pub async fn host_recovery(tag: &str, crash: bool) {
         "the controller to know the servers on the host to fail",
         Duration::from_secs(60),
         Duration::from_millis(500),
-        || async {
-            (ctl.known_instances(failed).await == expected).then_some(())
-        },
+        || async { (ctl.known_instances(failed).await == expected).then_some(()) },
     )
     .await;
 
@@ -520,35 +533,63 @@ pub async fn host_recovery(tag: &str, crash: bool) {
     let notification = ctl.notify_host_down(failed).await;
     eprintln!("killed {failed}; notification {notification} posted");
 
-    // Three light calls per round (services, one server list, evacuation records):
-    // nova-api has 4 threads, and a test that floods it measures its own queue.
-    let mut forced_down_at = None;
-    let mut first_evacuation_at = None;
+    // Each figure has its own poller making one light call every 200 ms (nova-api has
+    // 4 threads: a test that floods it measures its own queue).
+    let forced = Arc::new(Mutex::new(None::<Duration>));
+    let first_evac = Arc::new(Mutex::new(None::<Duration>));
+    let services_poll = {
+        let (client, forced) = (client.clone(), Arc::clone(&forced));
+        tokio::spawn(async move {
+            loop {
+                if let Ok(list) = client.list_compute_services().await {
+                    if list.iter().any(|s| s.host == failed && s.forced_down) {
+                        *forced.lock().unwrap() = Some(t0.elapsed());
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let migrations_poll = {
+        let (client, first_evac, victims) =
+            (client.clone(), Arc::clone(&first_evac), victims.clone());
+        tokio::spawn(async move {
+            loop {
+                if evacuations_per_server(&client, &victims)
+                    .await
+                    .values()
+                    .any(|n| *n > 0)
+                {
+                    *first_evac.lock().unwrap() = Some(t0.elapsed());
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
     let mut crashed_at = None;
     let last_active_at;
     let deadline = t0 + Duration::from_secs(300);
     let name_prefix = format!("{PREFIX}{tag}-");
     loop {
-        let now = t0.elapsed();
-        if forced_down_at.is_none() && devcloud::compute(client, failed).await.forced_down {
-            forced_down_at = Some(now);
-        }
-        if first_evacuation_at.is_none()
-            && evacuations_per_server(client, &victims)
-                .await
-                .values()
-                .any(|n| *n > 0)
-        {
-            first_evacuation_at = Some(now);
-        }
-        if crash && crashed_at.is_none() && first_evacuation_at.is_some() {
+        if crash && crashed_at.is_none() && first_evac.lock().unwrap().is_some() {
             let pid = ctl.pid();
             ctl.kill9();
             crashed_at = Some(t0.elapsed());
-            eprintln!("SIGKILLed the controller (pid {pid}) after the first evacuation");
+            let left = evacuations_per_server(client, &victims)
+                .await
+                .values()
+                .filter(|n| **n == 0)
+                .count();
+            eprintln!("SIGKILLed the controller (pid {pid}) after the first evacuation; {left} of {} servers not yet evacuated", victims.len());
+            assert!(left > 0, "the kill must land in the middle of the recovery");
             ctl = Controller::start(&config, port, &log).await;
         }
-        let listed = client.list_servers_named(&name_prefix).await.unwrap_or_default();
+        let listed = client
+            .list_servers_named(&name_prefix)
+            .await
+            .unwrap_or_default();
         let active = listed
             .iter()
             .filter(|s| victims.contains(&s.id))
@@ -567,8 +608,12 @@ pub async fn host_recovery(tag: &str, crash: bool) {
             "only {active} of {} servers of {failed} are ACTIVE elsewhere after 300 s",
             victims.len()
         );
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(if crash { 100 } else { 200 })).await;
     }
+    services_poll.abort();
+    migrations_poll.abort();
+    let forced_down_at = *forced.lock().unwrap();
+    let first_evacuation_at = *first_evac.lock().unwrap();
     let forced_down_at = forced_down_at.expect("the host was forced down before its servers moved");
     let first_evacuation_at = first_evacuation_at.expect("an evacuation was seen");
     measured(&format!(
@@ -600,7 +645,10 @@ pub async fn host_recovery(tag: &str, crash: bool) {
         assert_eq!(*n, 1, "server {id} has {n} evacuation records");
     }
     let others = evacuations_per_server(client, &bystanders).await;
-    assert!(others.values().all(|n| *n == 0), "bystanders moved: {others:?}");
+    assert!(
+        others.values().all(|n| *n == 0),
+        "bystanders moved: {others:?}"
+    );
     measured(&format!(
         "e2e {tag}: evacuation records per server: {:?} (each exactly 1)",
         evacuations.values().collect::<Vec<_>>()
@@ -613,7 +661,10 @@ pub async fn host_recovery(tag: &str, crash: bool) {
         Duration::from_millis(500),
         || async {
             let n = ctl.get(&format!("/v1/notifications/{notification}")).await;
-            let status = n["notification"]["status"].as_str().unwrap_or("").to_owned();
+            let status = n["notification"]["status"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned();
             (status != "new" && status != "running").then_some(status)
         },
     )
@@ -623,7 +674,11 @@ pub async fn host_recovery(tag: &str, crash: bool) {
         .get(&format!("/v1/notifications/{notification}/vmoves"))
         .await;
     let vmoves = vmoves["vmoves"].as_array().cloned().unwrap_or_default();
-    assert_eq!(vmoves.len(), victims.len(), "one vmove per server: {vmoves:?}");
+    assert_eq!(
+        vmoves.len(),
+        victims.len(),
+        "one vmove per server: {vmoves:?}"
+    );
     assert!(
         vmoves.iter().all(|v| v["status"] == "succeeded"),
         "every vmove succeeded: {vmoves:?}"
@@ -631,11 +686,17 @@ pub async fn host_recovery(tag: &str, crash: bool) {
 
     // The recovery and its timeline on the native API.
     let list = ctl.get("/v1/lazarus/recoveries").await;
-    let id = list["recoveries"][0]["id"].as_str().expect("a recovery").to_owned();
+    let id = list["recoveries"][0]["id"]
+        .as_str()
+        .expect("a recovery")
+        .to_owned();
     let rec = ctl.get(&format!("/v1/lazarus/recoveries/{id}")).await;
     assert_eq!(rec["recovery"]["host"], failed);
     assert_eq!(rec["recovery"]["outcome"], "done");
-    let timeline = rec["recovery"]["timeline"].as_array().cloned().unwrap_or_default();
+    let timeline = rec["recovery"]["timeline"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert!(
         timeline.iter().any(|e| e["event"] == "marked_down"),
         "timeline: {timeline:?}"
@@ -676,6 +737,9 @@ pub async fn host_recovery(tag: &str, crash: bool) {
 
     let (exit, took) = ctl.terminate();
     assert!(exit.success(), "controller exit on SIGTERM: {exit:?}");
-    assert!(took < Duration::from_secs(15), "stopped within the deadline: {took:?}");
+    assert!(
+        took < Duration::from_secs(15),
+        "stopped within the deadline: {took:?}"
+    );
     drop(scene);
 }
