@@ -690,3 +690,104 @@ fn a_stopped_instance_that_comes_up_active_after_an_error_is_recovered() {
         shapes(&out)
     );
 }
+
+fn on_a_without_migration() -> Event {
+    Event::InstanceObserved(lazarus_core::event::InstanceObservation {
+        instance: i("i1"),
+        host: Some(h("a")),
+        vm_state: lazarus_core::model::VmState::Active,
+        task_state: None,
+        migration: None,
+    })
+}
+
+#[test]
+fn late_duplicate_check_answers_never_send_an_evacuation_twice() {
+    let fx = Fixture::hosts(&["a", "b", "c"]).instance("i1", "a");
+    let (mut e, _) = fx.engine();
+    e.handle(secs(1), stopped("n1", "a"));
+    e.handle(
+        secs(2),
+        Event::HostMarkedDown {
+            host: h("a"),
+            result: Ok(()),
+        },
+    );
+    // The request times out: the instance is checked before anything else.
+    let out = e.handle(
+        secs(3),
+        Event::EvacuationRejected {
+            instance: i("i1"),
+            target: h("b"),
+            attempt: 1,
+            error: EvacuationError::Timeout,
+        },
+    );
+    assert_eq!(shapes(&out), vec!["timer"]);
+    // Two answers to checks arrive, both showing no evacuation: one resend only.
+    let first = e.handle(secs(8), on_a_without_migration());
+    assert_eq!(evacuations(&first), vec![(i("i1"), h("b"))]);
+    let second = e.handle(secs(9), on_a_without_migration());
+    assert!(evacuations(&second).is_empty(), "{:?}", shapes(&second));
+}
+
+#[test]
+fn a_conflict_is_checked_before_a_retry_elsewhere() {
+    let fx = Fixture::hosts(&["a", "b", "c"]).instance("i1", "a");
+    let (mut e, _) = fx.engine();
+    e.handle(secs(1), stopped("n1", "a"));
+    e.handle(
+        secs(2),
+        Event::HostMarkedDown {
+            host: h("a"),
+            result: Ok(()),
+        },
+    );
+    let conflict = Event::EvacuationRejected {
+        instance: i("i1"),
+        target: h("b"),
+        attempt: 1,
+        error: EvacuationError::Conflict("instance busy".into()),
+    };
+    assert_eq!(shapes(&e.handle(secs(3), conflict)), vec!["timer"]);
+    // An earlier request of ours turns out to be at work: it is followed, not doubled.
+    let busy = e.handle(
+        secs(8),
+        Event::InstanceObserved(lazarus_core::event::InstanceObservation {
+            instance: i("i1"),
+            host: Some(h("a")),
+            vm_state: lazarus_core::model::VmState::Active,
+            task_state: Some("rebuilding".into()),
+            migration: Some(lazarus_core::event::MigrationStatus::PreMigrating),
+        }),
+    );
+    assert!(evacuations(&busy).is_empty());
+    assert_eq!(
+        shapes(&busy),
+        vec!["persist a Evacuating fenced i1:accepted->b#1"],
+        "(its check timer is still pending)"
+    );
+
+    // Without anything in progress, the 409 was a refusal: retried on another host.
+    let fx = Fixture::hosts(&["a", "b", "c"]).instance("i1", "a");
+    let (mut e, _) = fx.engine();
+    e.handle(secs(1), stopped("n1", "a"));
+    e.handle(
+        secs(2),
+        Event::HostMarkedDown {
+            host: h("a"),
+            result: Ok(()),
+        },
+    );
+    e.handle(
+        secs(3),
+        Event::EvacuationRejected {
+            instance: i("i1"),
+            target: h("b"),
+            attempt: 1,
+            error: EvacuationError::Conflict("late group check".into()),
+        },
+    );
+    let retry = e.handle(secs(8), on_a_without_migration());
+    assert_eq!(evacuations(&retry), vec![(i("i1"), h("c"))]);
+}

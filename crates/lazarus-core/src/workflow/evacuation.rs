@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::planning::Placed;
-use super::{ExpectedState, InstanceStep, Phase};
+use super::{ExpectedState, InstanceStep, Phase, Unknown};
 use crate::alert::{Alert, AlertKind, Severity};
 use crate::engine::{Engine, TimerPurpose};
 use crate::event::{EvacuationError, InstanceObservation};
@@ -33,12 +33,13 @@ impl Engine {
     }
 
     fn set_step(&mut self, host: &HostName, instance: &InstanceId, step: InstanceStep) {
-        if let Some(i) = self
-            .recoveries
-            .get_mut(host)
-            .and_then(|r| r.record.instances.get_mut(instance))
-        {
-            i.step = step;
+        if let Some(r) = self.recoveries.get_mut(host) {
+            if !matches!(step, InstanceStep::Requested { .. }) {
+                r.unknown.remove(instance);
+            }
+            if let Some(i) = r.record.instances.get_mut(instance) {
+                i.step = step;
+            }
         }
     }
 
@@ -139,7 +140,19 @@ impl Engine {
                     }
                 }
             }
-            EvacuationError::Conflict(msg) | EvacuationError::Other(msg) => {
+            EvacuationError::Conflict(msg) => {
+                // A 409 may be a refusal (claim, late group check) or the sign of an
+                // earlier request of ours already at work: check before retrying.
+                if let Some(r) = self.recoveries.get_mut(&host) {
+                    r.unknown.insert(
+                        instance.clone(),
+                        Unknown::CheckThenFail(format!("evacuation to {target} refused: {msg}")),
+                    );
+                }
+                let at = now.saturating_add(self.config.workflow.ambiguous_check_delay);
+                self.schedule_check(at, &host, &instance, out);
+            }
+            EvacuationError::Other(msg) => {
                 self.attempt_failed(
                     now,
                     &host,
@@ -150,6 +163,9 @@ impl Engine {
             }
             EvacuationError::ServerError(_) | EvacuationError::Timeout => {
                 // The request may or may not have been taken: check before anything.
+                if let Some(r) = self.recoveries.get_mut(&host) {
+                    r.unknown.insert(instance.clone(), Unknown::CheckThenResend);
+                }
                 let at = now.saturating_add(self.config.workflow.ambiguous_check_delay);
                 self.schedule_check(at, &host, &instance, out);
             }
@@ -262,7 +278,6 @@ impl Engine {
             )
         });
         if unsettled && r.record.phase == Phase::Evacuating {
-            r.awaiting_check.insert(instance.clone());
             out.push(Command::CheckInstance {
                 instance: instance.clone(),
             });
@@ -305,9 +320,10 @@ impl Engine {
                 return;
             }
         };
-        if let Some(r) = self.recoveries.get_mut(&host) {
-            r.awaiting_check.remove(&o.instance);
-        }
+        let unknown = self
+            .recoveries
+            .get_mut(&host)
+            .and_then(|r| r.unknown.remove(&o.instance));
         let verify_timeout = self.recovery_policy(&host).verify_timeout;
         let started = self
             .recoveries
@@ -428,14 +444,44 @@ impl Engine {
                         out,
                     );
                 } else if requested_only {
-                    // No evacuation in progress and none failed: the request never
-                    // reached Nova. Send it (the record already says Requested).
-                    out.push(Command::EvacuateInstance {
-                        instance: o.instance.clone(),
-                        from: host.clone(),
-                        to: target,
-                        attempt,
-                    });
+                    // No evacuation in progress and none failed.
+                    match unknown {
+                        Some(Unknown::CheckThenResend) => {
+                            // The request never reached Nova: send it again, once
+                            // (the record already says Requested).
+                            if let Some(r) = self.recoveries.get_mut(&host) {
+                                r.unknown.insert(o.instance.clone(), Unknown::Resent);
+                            }
+                            out.push(Command::EvacuateInstance {
+                                instance: o.instance.clone(),
+                                from: host.clone(),
+                                to: target,
+                                attempt,
+                            });
+                        }
+                        Some(Unknown::CheckThenFail(reason)) => {
+                            self.attempt_failed(now, &host, &o.instance, reason, out);
+                        }
+                        Some(Unknown::Resent) | None => {
+                            // A request is on its way: its answer decides.
+                            if let (Some(Unknown::Resent), Some(r)) =
+                                (unknown, self.recoveries.get_mut(&host))
+                            {
+                                r.unknown.insert(o.instance.clone(), Unknown::Resent);
+                            }
+                            if timed_out {
+                                self.give_up(
+                                    now,
+                                    &host,
+                                    &o.instance,
+                                    "no answer to its evacuation request".to_owned(),
+                                    out,
+                                );
+                            } else {
+                                self.schedule_check(poll, &host, &o.instance, out);
+                            }
+                        }
+                    }
                 } else if timed_out {
                     self.give_up(
                         now,

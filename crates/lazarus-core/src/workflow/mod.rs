@@ -14,4 +14,4 @@ pub use record::{
     ExpectedState, FenceConfirmation, FenceRecord, InstanceRecord, InstanceStep, NovaMarks,
     Outcome, Phase, RecoveryId, RecoveryRecord, RecoverySummary, Trigger, RECOVERY_RECORD_VERSION,
 };
-pub(crate) use recovery::Recovery;
+pub(crate) use recovery::{Recovery, Unknown};

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::planning::Placed;
 use super::{
     ExpectedState, FenceConfirmation, FenceRecord, InstanceRecord, InstanceStep, NovaMarks,
-    Outcome, Phase, Recovery, RecoveryId, RecoveryRecord, RecoverySummary, Trigger,
+    Outcome, Phase, Recovery, RecoveryId, RecoveryRecord, RecoverySummary, Trigger, Unknown,
     RECOVERY_RECORD_VERSION,
 };
 use crate::alert::{Alert, AlertKind, Severity};
@@ -334,6 +334,7 @@ impl Engine {
             .count();
         let room = (policy.max_parallel_evacuations.max(1) as usize).saturating_sub(in_flight);
         let mut requests = Vec::new();
+        let mut sent = Vec::new();
         for (id, rec) in r.record.instances.iter_mut() {
             if requests.len() >= room {
                 break;
@@ -349,6 +350,7 @@ impl Engine {
                     target: target.clone(),
                     attempt: rec.attempts,
                 };
+                sent.push(id.clone());
                 requests.push(Command::EvacuateInstance {
                     instance: id.clone(),
                     from: host.clone(),
@@ -356,6 +358,10 @@ impl Engine {
                     attempt: rec.attempts,
                 });
             }
+        }
+        for id in sent {
+            r.unknown.remove(&id);
+            r.accepted_at.insert(id, now);
         }
         if !requests.is_empty() {
             self.persist(now, host, out);
@@ -643,7 +649,9 @@ impl Engine {
                             i.step,
                             InstanceStep::Requested { .. } | InstanceStep::Accepted { .. }
                         ) {
-                            r.awaiting_check.insert(id.clone());
+                            if matches!(i.step, InstanceStep::Requested { .. }) {
+                                r.unknown.insert(id.clone(), Unknown::CheckThenResend);
+                            }
                             r.accepted_at.insert(id.clone(), now);
                             checks.push(Command::CheckInstance {
                                 instance: id.clone(),
