@@ -1,0 +1,426 @@
+//! The agent ↔ controller heartbeat protocol (JSON over HTTP).
+//!
+//! ```text
+//! POST /v1/lazarus/agents/{host}/heartbeat
+//! Authorization: Bearer <the host's token>
+//! Content-Type: application/json
+//!
+//! {"agent_run": "9f2c…", "sequence": 42, "sent_at_ms": 1763727000123,
+//!  "interval_ms": 1000, "reachable_peers": ["cmp-02", "cmp-03"],
+//!  "nova_compute": "running", "libvirtd": "absent",
+//!  "events": [{"id": 7, "at_ms": 1763727000001,
+//!              "kind": {"process_down": {"process": "nova-compute"}}}],
+//!  "watchdog": {"armed": true, "timeout_ms": 30000}}
+//!
+//! 200 {"acked_event": 7, "peers": [{"host": "cmp-02", "probe": "10.0.0.12:7411"}, …],
+//!      "commands": [{"restart_process": {"process": "nova-compute"}}]}
+//! ```
+//!
+//! Events (process and instance reports) carry an id that grows within one agent run;
+//! the agent resends every event the controller has not acknowledged (`acked_event` is
+//! the highest id the controller took), so a controller crash or a lost answer never
+//! loses a report. The controller drops events whose id it has already taken for the
+//! same `agent_run` ([`EventLedger`]). The heartbeat itself is idempotent.
+//!
+//! Errors: 401 (no or wrong token; the body says nothing more), 400 (the body or the
+//! host name is malformed; the body says why), 404 (the host is not registered in any
+//! segment), 503 (this controller does not take heartbeats now: not the leader,
+//! shutting down). The agent treats every non-200 answer as "not heard".
+
+use std::collections::{BTreeSet, HashMap};
+
+use lazarus_core::event::{Heartbeat, InstanceFailure, InstanceFailureKind, Process, ProcessState};
+use lazarus_core::{Event, HostName, InstanceId};
+use serde::{Deserialize, Serialize};
+
+/// The path of the heartbeat endpoint, with `{host}` as axum writes a parameter.
+pub const HEARTBEAT_PATH: &str = "/v1/lazarus/agents/{host}/heartbeat";
+
+/// The heartbeat URL path for one host.
+pub fn heartbeat_path(host: &HostName) -> String {
+    format!("/v1/lazarus/agents/{}/heartbeat", host.as_str())
+}
+
+/// The largest body the controller accepts (a heartbeat with thousands of pending
+/// events stays far below it).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// One heartbeat, agent → controller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentHeartbeat {
+    /// A random id chosen when the agent starts: event ids and sequence numbers are
+    /// only comparable within one run.
+    pub agent_run: String,
+    /// Grows by one with each heartbeat of this run (a resend of the same state gets a
+    /// new number); lets the controller see losses and reordering.
+    pub sequence: u64,
+    /// The agent's wall clock when it sent this, in ms since the Unix epoch. Only for
+    /// logs and skew warnings: the controller judges by its own clock.
+    pub sent_at_ms: u64,
+    /// The agent's heartbeat interval, so the controller can warn when it disagrees
+    /// with its own detector settings.
+    pub interval_ms: u64,
+    /// The peers that answered the agent's probes recently (both ways: probes are
+    /// round trips).
+    pub reachable_peers: BTreeSet<HostName>,
+    /// nova-compute's state.
+    pub nova_compute: ProcessStatus,
+    /// libvirtd's state (`absent` on hosts without it).
+    pub libvirtd: ProcessStatus,
+    /// Every event not yet acknowledged, oldest first.
+    #[serde(default)]
+    pub events: Vec<AgentEvent>,
+    /// The agent's watchdog, if it has one.
+    #[serde(default)]
+    pub watchdog: Option<WatchdogReport>,
+}
+
+/// A process's state as the agent sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessStatus {
+    /// Running.
+    Running,
+    /// Expected but not running (it may be being restarted).
+    Stopped,
+    /// Not installed or not monitored on this host (a compute host without libvirtd):
+    /// never a failure.
+    Absent,
+    /// The check itself failed.
+    Unknown,
+}
+
+impl ProcessStatus {
+    /// The core's view: an absent process is nothing to act on, so it reads as
+    /// [`ProcessState::Unknown`], which the engine ignores.
+    pub fn to_core(self) -> ProcessState {
+        match self {
+            ProcessStatus::Running => ProcessState::Running,
+            ProcessStatus::Stopped => ProcessState::Stopped,
+            ProcessStatus::Absent | ProcessStatus::Unknown => ProcessState::Unknown,
+        }
+    }
+}
+
+/// The agent's watchdog, as it reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchdogReport {
+    /// Whether the watchdog is open and being fed.
+    pub armed: bool,
+    /// Its timeout: the host resets this long after the last feed.
+    pub timeout_ms: u64,
+}
+
+/// One report the agent keeps resending until acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentEvent {
+    /// Grows by one per event within an agent run, from 1.
+    pub id: u64,
+    /// The agent's wall clock when it saw it (ms since the Unix epoch).
+    pub at_ms: u64,
+    /// What happened.
+    pub kind: AgentEventKind,
+}
+
+/// What an agent saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentEventKind {
+    /// A process was seen stopped.
+    ProcessDown {
+        /// Which.
+        process: Process,
+    },
+    /// A process was seen running again.
+    ProcessUp {
+        /// Which.
+        process: Process,
+    },
+    /// Restarting a process failed (its command exited non-zero, or the process was
+    /// still not running after the restart grace).
+    ProcessRestartFailed {
+        /// Which.
+        process: Process,
+        /// What went wrong.
+        error: String,
+    },
+    /// An instance failed on this host.
+    InstanceFailed {
+        /// The Nova server UUID (the libvirt domain UUID).
+        instance: InstanceId,
+        /// How.
+        failure: InstanceFailureKind,
+    },
+    /// The agent applied its isolation response (sent once the controller can hear it
+    /// again).
+    IsolationResponseApplied {
+        /// The response, as configured.
+        response: String,
+        /// What it did.
+        detail: String,
+    },
+}
+
+/// The controller's answer to a heartbeat.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentReply {
+    /// The highest event id the controller has taken for this agent run (0: none).
+    pub acked_event: u64,
+    /// The other hosts of the agent's segment(s) with where to probe them, so the
+    /// agent knows whom to probe and how big its quorum is. Empty: keep the configured
+    /// peers.
+    #[serde(default)]
+    pub peers: Vec<PeerInfo>,
+    /// What the agent should do now.
+    #[serde(default)]
+    pub commands: Vec<AgentCommand>,
+}
+
+/// One peer the agent should probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerInfo {
+    /// The peer's host name.
+    pub host: HostName,
+    /// Its probe address (`ip:port` of its agent's UDP echo). `None`: the agent uses
+    /// its configured address for that host, if any.
+    #[serde(default)]
+    pub probe: Option<String>,
+}
+
+/// A command for the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentCommand {
+    /// Restart this process with the configured command (the engine's
+    /// `Command::RestartProcess`). Idempotent on the agent side while a restart runs.
+    RestartProcess {
+        /// Which.
+        process: Process,
+    },
+}
+
+impl AgentHeartbeat {
+    /// The core's heartbeat for this host.
+    pub fn core_heartbeat(&self, host: &HostName) -> Heartbeat {
+        let instance_failures = self
+            .events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                AgentEventKind::InstanceFailed { instance, failure } => Some(InstanceFailure {
+                    instance: instance.clone(),
+                    kind: *failure,
+                }),
+                AgentEventKind::ProcessDown { .. }
+                | AgentEventKind::ProcessUp { .. }
+                | AgentEventKind::ProcessRestartFailed { .. }
+                | AgentEventKind::IsolationResponseApplied { .. } => None,
+            })
+            .collect();
+        Heartbeat {
+            host: host.clone(),
+            reachable_peers: self.reachable_peers.clone(),
+            nova_compute: self.nova_compute.to_core(),
+            libvirtd: self.libvirtd.to_core(),
+            instance_failures,
+        }
+    }
+
+    /// The core events this heartbeat carries: the heartbeat itself (with only the
+    /// instance failures of events newer than `after_event`), then one event per new
+    /// process report. An `IsolationResponseApplied` has no core event (the caller
+    /// logs it).
+    pub fn core_events(&self, host: &HostName, after_event: u64) -> Vec<Event> {
+        let mut fresh = self.clone();
+        fresh.events.retain(|e| e.id > after_event);
+        let mut out = vec![Event::HeartbeatReceived(fresh.core_heartbeat(host))];
+        for e in &fresh.events {
+            match &e.kind {
+                AgentEventKind::ProcessDown { process } => out.push(Event::ProcessDown {
+                    host: host.clone(),
+                    process: *process,
+                }),
+                AgentEventKind::ProcessUp { process } => out.push(Event::ProcessUp {
+                    host: host.clone(),
+                    process: *process,
+                }),
+                AgentEventKind::ProcessRestartFailed { process, error } => {
+                    out.push(Event::ProcessRestartFailed {
+                        host: host.clone(),
+                        process: *process,
+                        error: error.clone(),
+                    })
+                }
+                AgentEventKind::InstanceFailed { .. }
+                | AgentEventKind::IsolationResponseApplied { .. } => {}
+            }
+        }
+        out
+    }
+
+    /// The highest event id carried, or 0.
+    pub fn last_event(&self) -> u64 {
+        self.events.iter().map(|e| e.id).max().unwrap_or(0)
+    }
+}
+
+/// Per host, the agent run and the highest event id the controller has taken: the
+/// controller-side half of "resend until acknowledged". Kept in memory; after a
+/// controller restart the agent resends what was pending and the events are taken
+/// again (process and instance reports are idempotent in the engine).
+#[derive(Debug, Default)]
+pub struct EventLedger {
+    taken: HashMap<HostName, (String, u64)>,
+}
+
+impl EventLedger {
+    /// An empty ledger.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes a heartbeat: returns the core events to hand to the engine (only events
+    /// not taken before for this agent run) and the `acked_event` for the reply.
+    pub fn take(&mut self, host: &HostName, hb: &AgentHeartbeat) -> (Vec<Event>, u64) {
+        let after = match self.taken.get(host) {
+            Some((run, id)) if *run == hb.agent_run => *id,
+            Some(_) | None => 0,
+        };
+        let events = hb.core_events(host, after);
+        let acked = after.max(hb.last_event());
+        self.taken
+            .insert(host.clone(), (hb.agent_run.clone(), acked));
+        (events, acked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn sample() -> AgentHeartbeat {
+        AgentHeartbeat {
+            agent_run: "run-1".into(),
+            sequence: 42,
+            sent_at_ms: 1_763_727_000_123,
+            interval_ms: 1000,
+            reachable_peers: ["cmp-02", "cmp-03"]
+                .into_iter()
+                .map(HostName::from)
+                .collect(),
+            nova_compute: ProcessStatus::Stopped,
+            libvirtd: ProcessStatus::Absent,
+            events: vec![
+                AgentEvent {
+                    id: 7,
+                    at_ms: 1,
+                    kind: AgentEventKind::ProcessDown {
+                        process: Process::NovaCompute,
+                    },
+                },
+                AgentEvent {
+                    id: 8,
+                    at_ms: 2,
+                    kind: AgentEventKind::InstanceFailed {
+                        instance: "vm-1".into(),
+                        failure: InstanceFailureKind::GuestHeartbeatLost {
+                            silent_for: Duration::from_secs(60),
+                        },
+                    },
+                },
+            ],
+            watchdog: Some(WatchdogReport {
+                armed: true,
+                timeout_ms: 30_000,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_heartbeat_survives_a_json_round_trip() {
+        let hb = sample();
+        let text = serde_json::to_string(&hb).unwrap();
+        let back: AgentHeartbeat = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, hb);
+    }
+
+    #[test]
+    fn a_reply_survives_a_json_round_trip_and_reads_as_documented() {
+        let reply = AgentReply {
+            acked_event: 7,
+            peers: vec![PeerInfo {
+                host: "cmp-02".into(),
+                probe: Some("10.0.0.12:7411".into()),
+            }],
+            commands: vec![AgentCommand::RestartProcess {
+                process: Process::NovaCompute,
+            }],
+        };
+        let text = serde_json::to_string(&reply).unwrap();
+        assert_eq!(
+            text,
+            r#"{"acked_event":7,"peers":[{"host":"cmp-02","probe":"10.0.0.12:7411"}],"commands":[{"restart_process":{"process":"nova-compute"}}]}"#
+        );
+        assert_eq!(serde_json::from_str::<AgentReply>(&text).unwrap(), reply);
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let text = r#"{"agent_run": "9f2c", "sequence": 42, "sent_at_ms": 1763727000123,
+          "interval_ms": 1000, "reachable_peers": ["cmp-02", "cmp-03"],
+          "nova_compute": "running", "libvirtd": "absent",
+          "events": [{"id": 7, "at_ms": 1763727000001,
+                      "kind": {"process_down": {"process": "nova-compute"}}}],
+          "watchdog": {"armed": true, "timeout_ms": 30000}}"#;
+        let hb: AgentHeartbeat = serde_json::from_str(text).unwrap();
+        assert_eq!(hb.libvirtd, ProcessStatus::Absent);
+        assert_eq!(hb.last_event(), 7);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let mut v = serde_json::to_value(sample()).unwrap();
+        v["surprise"] = serde_json::json!(1);
+        assert!(serde_json::from_value::<AgentHeartbeat>(v).is_err());
+    }
+
+    #[test]
+    fn an_absent_libvirtd_is_not_reported_as_stopped_to_the_core() {
+        let hb = sample().core_heartbeat(&"cmp-01".into());
+        assert_eq!(hb.libvirtd, ProcessState::Unknown);
+        assert_eq!(hb.nova_compute, ProcessState::Stopped);
+        assert_eq!(hb.instance_failures.len(), 1);
+    }
+
+    #[test]
+    fn the_ledger_hands_each_event_to_the_engine_once_per_agent_run() {
+        let host: HostName = "cmp-01".into();
+        let mut ledger = EventLedger::new();
+        let hb = sample();
+        let (first, acked) = ledger.take(&host, &hb);
+        assert_eq!(acked, 8);
+        assert_eq!(first.len(), 2, "heartbeat + process down: {first:?}");
+        match &first[0] {
+            Event::HeartbeatReceived(h) => assert_eq!(h.instance_failures.len(), 1),
+            other => panic!("expected a heartbeat first, got {other:?}"),
+        }
+        // The same events resent (the reply was lost): only the heartbeat, no failures.
+        let (again, acked) = ledger.take(&host, &hb);
+        assert_eq!(acked, 8);
+        assert_eq!(again.len(), 1);
+        match &again[0] {
+            Event::HeartbeatReceived(h) => assert!(h.instance_failures.is_empty()),
+            other => panic!("expected a heartbeat, got {other:?}"),
+        }
+        // A restarted agent numbers from 1 again: its events are new.
+        let mut restarted = hb.clone();
+        restarted.agent_run = "run-2".into();
+        let (fresh, _) = ledger.take(&host, &restarted);
+        assert_eq!(fresh.len(), 2);
+    }
+}
