@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! [bmc]
-//! call_timeout = "10s"          # time limit of one power-off, power-on or read
+//! call_timeout = "20s"          # time limit of one power-off, power-on or read
 //!
 //! [bmc.hosts.compute1]
 //! driver = "redfish"
@@ -55,6 +55,8 @@ pub enum ConfigError {
 #[serde(default, deny_unknown_fields)]
 pub struct BmcSection {
     /// Time limit of one BMC call (power-off, power-on or read), retries included.
+    /// The default, 20 s, leaves room for a driver's own retries (Redfish: 5 s per
+    /// request, 2 retries after 0.5 s and 1 s).
     #[serde(with = "crate::duration")]
     pub call_timeout: Duration,
     /// Each host's BMC, by the host's Nova name.
@@ -64,7 +66,7 @@ pub struct BmcSection {
 impl Default for BmcSection {
     fn default() -> Self {
         Self {
-            call_timeout: Duration::from_secs(10),
+            call_timeout: Duration::from_secs(20),
             hosts: BTreeMap::new(),
         }
     }
@@ -143,7 +145,7 @@ pub fn read_password_file(path: &Path) -> Result<Secret, ConfigError> {
 }
 
 fn default_redfish_request_timeout() -> Duration {
-    Duration::from_secs(10)
+    Duration::from_secs(5)
 }
 fn default_connect_timeout() -> Duration {
     Duration::from_secs(3)
@@ -344,7 +346,7 @@ mod tests {
         };
         assert_eq!(r.system.as_deref(), Some("System.Embedded.1"));
         assert_eq!(r.retries, 2);
-        assert_eq!(r.request_timeout, Duration::from_secs(10));
+        assert_eq!(r.request_timeout, Duration::from_secs(5));
         let HostBmc::Ipmi(i) = &s.hosts[&HostName::from("compute2")] else {
             panic!("compute2 is ipmi");
         };

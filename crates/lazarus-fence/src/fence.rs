@@ -28,11 +28,11 @@ pub struct FencePolicy {
 }
 
 impl Default for FencePolicy {
-    /// 10 s per call, 3 attempts, a read every second, 30 s to read "Off" back (real
+    /// 20 s per call, 3 attempts, a read every second, 30 s to read "Off" back (real
     /// BMCs take seconds; sushy-tools' fake driver up to 11 s), 2 s between attempts.
     fn default() -> Self {
         Self {
-            call_timeout: Duration::from_secs(10),
+            call_timeout: Duration::from_secs(20),
             max_attempts: 3,
             read_interval: Duration::from_secs(1),
             confirm_within: Duration::from_secs(30),

@@ -162,7 +162,7 @@ async fn redfish_several_systems_need_the_system_option() {
         .await
         .unwrap_err();
     assert!(matches!(err, BmcError::Unsupported(_)), "{err:?}");
-    // By name (a sushy alias: a 307 to the UUID's URI), and by UUID.
+    // By name: the URIs hold UUIDs, so the members are read and their Name matched.
     let by_name = sushy.driver(Some("compute2"));
     assert_eq!(
         by_name.power_state(Duration::from_secs(5)).await.unwrap(),
@@ -243,7 +243,7 @@ async fn a_fleet_built_from_configuration_fences_through_redfish_and_ipmi() {
     std::fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
     let text = format!(
         r#"
-        call_timeout = "10s"
+        call_timeout = "20s"
         [hosts.compute1]
         driver = "redfish"
         address = "{base}"

@@ -57,7 +57,7 @@ pub struct RedfishOptions {
 }
 
 impl RedfishOptions {
-    /// Options with the defaults: built-in web roots, 10 s per request, 3 s to
+    /// Options with the defaults: built-in web roots, 5 s per request, 3 s to
     /// connect, 2 retries from 500 ms.
     pub fn new(address: impl Into<String>, username: impl Into<String>, password: Secret) -> Self {
         Self {
@@ -66,7 +66,7 @@ impl RedfishOptions {
             password,
             system: None,
             tls: TlsOptions::default(),
-            request_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(3),
             retries: 2,
             retry_delay: Duration::from_millis(500),
