@@ -82,8 +82,8 @@ pub struct Config {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMode {
-    /// Keystone tokens (the default; not implemented yet, so it must be replaced by an
-    /// explicit `none` for now).
+    /// Keystone tokens (`X-Auth-Token`, validated and cached): admin role for writes,
+    /// reader (or member, or admin) for reads. The default.
     Keystone,
     /// Every caller is an administrator. Only for loopback, tests, or behind a proxy
     /// that authenticates.
@@ -98,6 +98,11 @@ pub struct ApiSection {
     pub listen: SocketAddr,
     /// `keystone` (default) or `none`.
     pub auth: AuthMode,
+    /// Keystone URL tokens are validated against. Default: the cloud's `auth_url`.
+    pub keystone_url: Option<String>,
+    /// How long a validated token is trusted without asking Keystone again.
+    #[serde(with = "crate::duration")]
+    pub token_cache_ttl: Duration,
     /// Largest page a list returns (Masakari's `osapi_max_limit`).
     pub max_limit: u32,
     /// Identical notifications within this window are refused with 409.
@@ -112,6 +117,8 @@ impl Default for ApiSection {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 15868)),
             auth: AuthMode::Keystone,
+            keystone_url: None,
+            token_cache_ttl: Duration::from_secs(300),
             max_limit: 1000,
             duplicate_window: Duration::from_secs(180),
             validate_compute_hosts: true,
@@ -587,14 +594,16 @@ impl Config {
 
     /// Checks every value, before anything binds or connects.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        match self.api.auth {
-            AuthMode::None => {}
-            AuthMode::Keystone => {
-                return Err(ConfigError::Invalid {
-                    field: "api.auth",
-                    reason: "Keystone token validation is not implemented yet; set auth = \"none\" explicitly (and bind the API to loopback or put it behind an authenticating proxy)".into(),
-                })
-            }
+        if self
+            .api
+            .keystone_url
+            .as_deref()
+            .is_some_and(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+        {
+            return Err(invalid(
+                "api.keystone_url",
+                "must be an http:// or https:// URL",
+            ));
         }
         if self.api.max_limit == 0 {
             return Err(invalid("api.max_limit", "must be greater than zero"));
@@ -711,10 +720,13 @@ mod tests {
     }
 
     #[test]
-    fn the_defaults_need_auth_none_to_be_said_explicitly() {
-        let e = Config::default().validate().unwrap_err();
-        assert!(e.to_string().contains("api.auth"), "{e}");
+    fn the_defaults_are_valid_and_authenticate_with_keystone() {
+        Config::default().validate().unwrap();
+        assert_eq!(Config::default().api.auth, AuthMode::Keystone);
         explicit_none().validate().unwrap();
+        let c = Config::parse("[api]\nkeystone_url = \"keystone:5000\"\n").unwrap();
+        let e = c.validate().unwrap_err();
+        assert!(e.to_string().contains("api.keystone_url"), "{e}");
     }
 
     #[test]
@@ -777,6 +789,8 @@ mod tests {
         // The one example value that is not a default.
         assert_eq!(parsed.openstack.cloud.as_deref(), Some("mycloud"));
         parsed.openstack.cloud = None;
+        assert!(parsed.api.keystone_url.is_some());
+        parsed.api.keystone_url = None;
         assert_eq!(parsed, Config::default());
         // And every default appears in it.
         let defaults = Config::default().to_toml();

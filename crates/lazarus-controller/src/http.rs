@@ -17,7 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use lazarus_api::ApiState;
+use lazarus_api::{ApiState, AuthError, Authenticator};
 use lazarus_core::engine::Record;
 use lazarus_core::workflow::{InstanceStep, RecoveryRecord};
 use lazarus_store::{ListQuery, SegmentFilter, Store, StoreError};
@@ -44,21 +44,49 @@ pub struct AppState {
     pub health: Arc<Health>,
     /// Known recovery logs.
     pub index: RecoveryIndex,
+    /// Who is calling (the native API needs the reader role; health and metrics are
+    /// public, as on an admin port).
+    pub auth: Arc<dyn Authenticator>,
 }
 
 /// The whole HTTP service.
 pub fn router(state: AppState, api: ApiState) -> Router {
     let metrics = Arc::clone(&state.metrics);
+    let native = Router::new()
+        .route("/v1/lazarus/hosts", get(hosts))
+        .route("/v1/lazarus/recoveries", get(recoveries))
+        .route("/v1/lazarus/recoveries/{id}", get(recovery))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.auth),
+            reader,
+        ));
     Router::new()
         .route("/live", get(live))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics_text))
-        .route("/v1/lazarus/hosts", get(hosts))
-        .route("/v1/lazarus/recoveries", get(recoveries))
-        .route("/v1/lazarus/recoveries/{id}", get(recovery))
+        .merge(native)
         .with_state(state)
         .fallback_service(lazarus_api::app(api))
         .layer(axum::middleware::from_fn_with_state(metrics, timed))
+}
+
+/// The native API's policy: a reader (or member, or admin) may read.
+async fn reader(State(auth): State<Arc<dyn Authenticator>>, req: Request, next: Next) -> Response {
+    match auth.authenticate(req.headers()).await {
+        Ok(p) if p.may_read() => next.run(req).await,
+        Ok(_) => (
+            StatusCode::FORBIDDEN,
+            Json(json!({"error": "the reader role is needed"})),
+        )
+            .into_response(),
+        Err(e) => {
+            let status = match e {
+                AuthError::Missing | AuthError::Invalid(_) => StatusCode::UNAUTHORIZED,
+                AuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            (status, Json(json!({"error": e.to_string()}))).into_response()
+        }
+    }
 }
 
 /// Records every request's latency, by method, route group and status.

@@ -31,7 +31,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use lazarus_api::{AllowAllComputeHosts, ApiConfig, ApiState, NoAuth, SystemClock};
+use lazarus_api::{AllowAllComputeHosts, ApiConfig, ApiState, Authenticator, SystemClock};
 use lazarus_core::Engine;
 use lazarus_openstack::Cloud;
 use lazarus_store::{NotificationFilter, NotificationStatus, SqliteStore, Store};
@@ -143,6 +143,7 @@ impl Health {
 pub async fn run<C: Cloud + std::fmt::Debug + 'static>(
     config: Config,
     cloud: C,
+    auth: Arc<dyn Authenticator>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let config = Arc::new(config);
@@ -196,7 +197,7 @@ pub async fn run<C: Cloud + std::fmt::Debug + 'static>(
         store: Arc::clone(&store),
         sink: Arc::new(sink),
         compute,
-        auth: Arc::new(NoAuth),
+        auth: Arc::clone(&auth),
         clock: Arc::new(SystemClock),
         config: ApiConfig {
             max_limit: config.api.max_limit,
@@ -211,6 +212,7 @@ pub async fn run<C: Cloud + std::fmt::Debug + 'static>(
             metrics_enabled: config.metrics.enabled,
             health: Arc::clone(&health),
             index: Arc::clone(&index),
+            auth,
         },
         api,
     );
@@ -222,7 +224,7 @@ pub async fn run<C: Cloud + std::fmt::Debug + 'static>(
             })
             .await
     });
-    tracing::info!(%addr, auth = "none", "API listening");
+    tracing::info!(%addr, auth = ?config.api.auth, "API listening");
 
     // What is protected, before the engine starts.
     let inventory = poller::initial_inventory(&*store, &*cloud, &health).await;

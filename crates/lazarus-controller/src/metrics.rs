@@ -23,6 +23,10 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
         .collect()
 }
 
+fn recovery_histogram() -> Histogram {
+    Histogram::new([5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0])
+}
+
 fn latency_histogram() -> Histogram {
     Histogram::new([
         0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -41,6 +45,7 @@ pub struct Metrics {
     alerts: Family<Labels, Counter>,
     host_health: Family<Labels, Gauge>,
     recoveries_active: Gauge,
+    recovery_duration: Family<Labels, Histogram, fn() -> Histogram>,
     api_latency: Family<Labels, Histogram, fn() -> Histogram>,
 }
 
@@ -64,6 +69,7 @@ impl Metrics {
             alerts: Family::default(),
             host_health: Family::default(),
             recoveries_active: Gauge::default(),
+            recovery_duration: Family::new_with_constructor(recovery_histogram),
             api_latency: Family::new_with_constructor(latency_histogram),
         };
         registry.register(
@@ -107,6 +113,11 @@ impl Metrics {
             m.recoveries_active.clone(),
         );
         registry.register(
+            "recovery_duration_seconds",
+            "From the failure report to the end of the host's recovery (every protected instance recovered or given up), by outcome",
+            m.recovery_duration.clone(),
+        );
+        registry.register(
             "api_request_duration_seconds",
             "API request latency, by method, route group and status",
             m.api_latency.clone(),
@@ -122,11 +133,14 @@ impl Metrics {
         self.recoveries_started.inc();
     }
 
-    /// A recovery finished with `outcome`.
-    pub fn recovery_finished(&self, outcome: &str) {
+    /// A recovery finished with `outcome`, `seconds` after it started.
+    pub fn recovery_finished(&self, outcome: &str, seconds: f64) {
         self.recoveries_finished
             .get_or_create(&labels(&[("outcome", outcome)]))
             .inc();
+        self.recovery_duration
+            .get_or_create(&labels(&[("outcome", outcome)]))
+            .observe(seconds);
     }
 
     /// A step was persisted.
@@ -204,7 +218,7 @@ mod tests {
     fn counters_show_in_the_text_exposition() {
         let m = Metrics::new();
         m.recovery_started();
-        m.recovery_finished("done");
+        m.recovery_finished("done", 12.5);
         m.evacuation("accepted");
         m.api_request("GET", "/v1/segments", 200, 0.002);
         let text = m.render();
@@ -218,5 +232,11 @@ mod tests {
         );
         assert!(text.contains("lazarus_evacuations_total{result=\"accepted\"} 1"));
         assert!(text.contains("lazarus_api_request_duration_seconds_bucket"));
+        assert!(
+            text.contains(
+                "lazarus_recovery_duration_seconds_bucket{le=\"20.0\",outcome=\"done\"} 1"
+            ),
+            "{text}"
+        );
     }
 }

@@ -232,12 +232,14 @@ impl<C: Cloud + 'static> EngineTask<C> {
                         lazarus_core::workflow::Outcome::Partial => "partial",
                         lazarus_core::workflow::Outcome::Aborted => "aborted",
                     };
-                    self.metrics.recovery_finished(outcome);
+                    let took = summary.finished_at.saturating_since(summary.id.started_at);
+                    self.metrics.recovery_finished(outcome, took.as_secs_f64());
                     let span =
                         tracing::info_span!("recovery", id = %summary.id, host = %summary.id.host);
                     span.in_scope(|| {
                         tracing::info!(
                             outcome,
+                            took_s = took.as_secs_f64(),
                             recovered = summary.recovered.len(),
                             given_up = summary.given_up.len(),
                             "recovery finished"

@@ -5,6 +5,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
+use lazarus_api::{Authenticator, KeystoneAuth, NoAuth};
+use lazarus_controller::config::AuthMode;
 use lazarus_controller::Config;
 use lazarus_openstack::{ClientOptions, CloudConfig, OpenStackClient};
 
@@ -16,8 +20,7 @@ const USAGE: u8 = 2;
 #[derive(Debug, clap::Args)]
 pub struct ControllerArgs {
     /// The configuration file (TOML; every option is listed with its default in
-    /// etc/lazarus.toml). Without one, the defaults apply, which refuse to start until
-    /// `[api] auth = "none"` is set explicitly.
+    /// etc/lazarus.toml). Without one, the defaults apply.
     #[arg(long, short, env = "LAZARUS_CONFIG")]
     config: Option<PathBuf>,
     /// Check the configuration and clouds.yaml, print the effective configuration and
@@ -60,6 +63,27 @@ pub fn run(args: &ControllerArgs) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
+    let auth: Arc<dyn Authenticator> = match config.api.auth {
+        AuthMode::None => Arc::new(NoAuth),
+        AuthMode::Keystone => {
+            let url = config
+                .api
+                .keystone_url
+                .clone()
+                .unwrap_or_else(|| cloud.auth_url.clone());
+            match KeystoneAuth::new(
+                &url,
+                config.openstack.request_timeout,
+                config.api.token_cache_ttl,
+            ) {
+                Ok(k) => Arc::new(k),
+                Err(e) => {
+                    eprintln!("lazarus controller: invalid configuration: api.keystone_url: {e}");
+                    return ExitCode::from(USAGE);
+                }
+            }
+        }
+    };
     if args.check {
         println!("# configuration is valid; cloud from {}", cloud.origin);
         print!("{}", config.to_toml());
@@ -91,6 +115,7 @@ pub fn run(args: &ControllerArgs) -> ExitCode {
     let result = runtime.block_on(lazarus_controller::run(
         config,
         client,
+        auth,
         lazarus_controller::shutdown_signal(),
     ));
     // Timers and calls still in flight are abandoned: they resume from the journal.
