@@ -74,7 +74,7 @@ async fn redfish_power_off_to_off_read_back_figures_over_eight_systems() {
     let mut elapsed = Vec::new();
     for r in results {
         let fenced = r.unwrap();
-        assert!(fenced.elapsed <= Duration::from_secs(13), "{fenced:?}");
+        assert!(fenced.elapsed <= Duration::from_secs(15), "{fenced:?}");
         elapsed.push(fenced.elapsed);
     }
     // Each system was read back Off by the driver that fenced it; one more check of
@@ -122,7 +122,7 @@ async fn redfish_power_on_is_read_back_on() {
     let took = wait_for(&bmc, PowerState::On, Duration::from_secs(15), &policy())
         .await
         .unwrap();
-    assert!(took <= Duration::from_secs(13));
+    assert!(took <= Duration::from_secs(15));
 }
 
 #[tokio::test]
