@@ -29,6 +29,13 @@ pub struct SimConfig {
     pub watchdog_share: f64,
     /// What feeds a watchdog.
     pub watchdog_feed: WatchdogFeed,
+    /// Chance that a (BMC) host has no automatic fencing: an operator must confirm.
+    pub manual_share: f64,
+    /// A simulated operator answers alerts: when paged about a host whose fencing waits
+    /// for a person (a manual host judged failed, or a fence that could not be
+    /// confirmed), they look 1-5 minutes later and confirm it only if it really is off
+    /// or its OS really is down.
+    pub operator: bool,
     /// How long faults may start for, from time zero.
     pub fault_phase_ms: u64,
     /// Most faults injected per seed.
@@ -59,6 +66,8 @@ impl Default for SimConfig {
             instances_per_host: 4,
             watchdog_share: 0.25,
             watchdog_feed: WatchdogFeed::AckOrPeerQuorum,
+            manual_share: 0.1,
+            operator: true,
             fault_phase_ms: 240_000,
             max_faults: 3,
             heal_max_ms: 1_200_000,

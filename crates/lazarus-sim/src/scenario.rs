@@ -76,6 +76,17 @@ pub fn build_cluster(config: &SimConfig, rng: &mut SimRng) -> Cluster {
             let _ = cluster.upsert_instance(inst);
         }
     }
+    // Manual fencing drawn from its own generator, so that adding it left every other
+    // draw (and so every earlier seed's cloud) as it was.
+    let mut manual_rng = rng.fork();
+    for i in 0..config.hosts {
+        let pick = manual_rng.chance(config.manual_share);
+        if let Some(h) = cluster.host_mut(&host_name(i)) {
+            if pick && h.fence_method == FenceMethod::Bmc {
+                h.fence_method = FenceMethod::Manual;
+            }
+        }
+    }
     let usages: Vec<(HostName, Resources)> = cluster
         .hosts()
         .map(|h| {

@@ -3,14 +3,14 @@
 
 use std::collections::BTreeSet;
 
-use lazarus_core::alert::Severity;
+use lazarus_core::alert::{Alert, AlertKind, Severity};
 use lazarus_core::engine::{Engine, Record, RecordKey};
 use lazarus_core::event::{
     EvacuationError, FenceError, FenceErrorKind, Heartbeat, InstanceFailure, InstanceFailureKind,
     InstanceObservation, MigrationStatus as CoreMigration, NovaError, NovaService as CoreService,
     PowerState, Process, ProcessState,
 };
-use lazarus_core::model::{Cluster, VmState};
+use lazarus_core::model::{Cluster, FenceMethod, VmState};
 use lazarus_core::workflow::{FenceConfirmation, InstanceStep, Phase};
 use lazarus_core::{Command, Event, HostName, InstanceId, Timestamp};
 
@@ -72,6 +72,8 @@ enum Happening {
     CrashFallback(u64),
     /// A new controller starts and resumes from the store.
     ControllerStart,
+    /// The operator looks at a host they were paged about.
+    OperatorChecks(usize),
 }
 
 /// The end of a timed fault.
@@ -156,6 +158,8 @@ pub(crate) struct Sim<'c> {
     heard: Vec<Vec<u64>>,
     pending_failures: Vec<Vec<InstanceFailure>>,
     nova_faulty: u32,
+    /// Hosts the operator was paged about and has not looked at yet.
+    operator_pending: Vec<bool>,
     healing: bool,
     last_action_ms: u64,
     end_ms: u64,
@@ -205,6 +209,7 @@ impl<'c> Sim<'c> {
             heard: vec![vec![0]; n],
             pending_failures: vec![Vec::new(); n],
             nova_faulty: 0,
+            operator_pending: vec![false; n],
             healing: false,
             last_action_ms: 0,
             end_ms: config.fault_phase_ms + config.heal_max_ms,
@@ -455,6 +460,7 @@ impl<'c> Sim<'c> {
                     self.crash_controller("armed crash fired without a write");
                 }
             }
+            Happening::OperatorChecks(h) => self.operator_checks(h),
             Happening::ControllerStart => {
                 if self.controller.engine.is_none() {
                     self.start_controller();
@@ -562,6 +568,74 @@ impl<'c> Sim<'c> {
         );
         self.schedule_boot(h);
         true
+    }
+
+    // ----- the operator -----
+
+    /// An alert that needs a person to confirm a fence pages the operator.
+    fn page_operator(&mut self, alert: &Alert) {
+        if !self.config.operator {
+            return;
+        }
+        let Some(h) = alert.host.as_ref().and_then(|n| self.world.host_index(n)) else {
+            return;
+        };
+        let manual = self
+            .initial
+            .host(&self.name(h))
+            .is_some_and(|x| x.fence_method == FenceMethod::Manual);
+        let needs_person = match alert.kind {
+            AlertKind::FenceUnconfirmed => true,
+            AlertKind::HostFailed => manual,
+            _ => false,
+        };
+        if needs_person && !self.operator_pending.get(h).copied().unwrap_or(true) {
+            if let Some(p) = self.operator_pending.get_mut(h) {
+                *p = true;
+            }
+            let d = self.rng.range(60_000, 300_000);
+            self.queue.after(d, Happening::OperatorChecks(h));
+        }
+    }
+
+    /// The operator looks at host `h` and confirms it fenced only if it really is off
+    /// or its OS really is down; if the controller is down they try again later.
+    fn operator_checks(&mut self, h: usize) {
+        let now = self.queue.now_ms();
+        let name = self.name(h);
+        let off = self.world.hosts.get(h).is_some_and(|x| !x.is_up());
+        if !off {
+            if let Some(p) = self.operator_pending.get_mut(h) {
+                *p = false;
+            }
+            self.log.push(
+                now,
+                format!("operator: {name} is running; not confirming a fence"),
+            );
+            return;
+        }
+        if self.controller.engine.is_none() {
+            self.queue.after(60_000, Happening::OperatorChecks(h));
+            return;
+        }
+        if let Some(p) = self.operator_pending.get_mut(h) {
+            *p = false;
+        }
+        self.log.push(
+            now,
+            format!("operator: {name} is off; confirming it fenced"),
+        );
+        let epoch = self.controller.epoch;
+        self.queue.after(
+            100,
+            Happening::Deliver(
+                epoch,
+                Event::OperatorConfirmedFenced {
+                    host: name,
+                    operator: "sim-operator".to_owned(),
+                },
+            ),
+        );
     }
 
     fn schedule_boot(&mut self, h: usize) {
@@ -1111,6 +1185,7 @@ impl<'c> Sim<'c> {
                     if alert.severity == Severity::Critical {
                         self.stats.critical_alerts += 1;
                     }
+                    self.page_operator(&alert);
                     self.log.push(
                         now,
                         format!(

@@ -27,12 +27,19 @@ fn config(watchdog: bool, faults: Vec<(u64, Fault)>) -> SimConfig {
                 .collect(),
         )),
         full_log: true,
+        // The engine alone: no person steps in (the operator has scenarios of its own).
+        operator: false,
+        manual_share: 0.0,
         ..SimConfig::default()
     }
 }
 
 fn run(faults: Vec<(u64, Fault)>, watchdog: bool) -> SimOutcome {
-    let outcome = run_seed(SEED, &config(watchdog, faults));
+    run_config(&config(watchdog, faults))
+}
+
+fn run_config(config: &SimConfig) -> SimOutcome {
+    let outcome = run_seed(SEED, config);
     assert!(
         outcome.violations.is_empty(),
         "{:?}\n{}",
@@ -312,4 +319,59 @@ fn a_dead_nova_compute_is_restarted_and_its_host_is_not_fenced() {
         "{service:?}\n{}",
         o.event_log.render()
     );
+}
+
+fn manual_hosts_with_an_operator(faults: Vec<(u64, Fault)>) -> SimConfig {
+    SimConfig {
+        manual_share: 1.0,
+        operator: true,
+        ..config(false, faults)
+    }
+}
+
+#[test]
+fn an_operators_confirmation_recovers_a_crashed_manual_host() {
+    let o = run_config(&manual_hosts_with_an_operator(vec![(
+        20_000,
+        Fault::HostCrash {
+            host: VICTIM,
+            reboot_after_ms: None,
+        },
+    )]));
+    assert_eq!(o.stats.power_offs, 0, "manual hosts have no BMC fencing");
+    let first = o
+        .history
+        .evacuations
+        .iter()
+        .find(|e| e.from == victim())
+        .expect("the victim's instances are evacuated once confirmed");
+    assert!(
+        first.at_ms >= 20_000 + 60_000,
+        "not before the operator looked"
+    );
+    assert!(
+        victim_instances_run_elsewhere(&o),
+        "{}",
+        o.event_log.render()
+    );
+}
+
+#[test]
+fn an_operator_never_confirms_a_manual_host_that_still_runs() {
+    let o = run_config(&manual_hosts_with_an_operator(vec![(
+        20_000,
+        Fault::Partition {
+            host: VICTIM,
+            kind: PartitionKind::Total,
+            duration_ms: 200_000,
+        },
+    )]));
+    assert!(
+        o.event_log
+            .lines()
+            .any(|l| l.contains("operator: cmp-01 is running")),
+        "{}",
+        o.event_log.render()
+    );
+    assert_eq!(evacuations_from(&o, &victim()), 0);
 }
