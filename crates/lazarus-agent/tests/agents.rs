@@ -1,5 +1,6 @@
 //! Real agents, in process, on loopback, against the real heartbeat router with a
 //! stand-in sink that records what it is told and answers with queued commands.
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
