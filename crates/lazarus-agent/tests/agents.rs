@@ -233,10 +233,11 @@ async fn a_restart_command_from_the_controller_runs_the_configured_command() {
         "restart nova-compute\n"
     );
     // Each report reached the engine once, though it was resent until acknowledged.
-    let events = sink.events.lock().unwrap();
-    assert_eq!(events.iter().filter(|e| **e == down).count(), 1);
-    assert_eq!(events.iter().filter(|e| **e == up).count(), 1);
-    drop(events);
+    {
+        let events = sink.events.lock().unwrap();
+        assert_eq!(events.iter().filter(|e| **e == down).count(), 1);
+        assert_eq!(events.iter().filter(|e| **e == up).count(), 1);
+    }
     eventually("every report is acknowledged", || {
         agent.status().pending_events == 0
     })
