@@ -348,3 +348,142 @@ pub fn apply(
 
 /// Shared handle type for the store.
 pub type SharedStore = Arc<dyn Store>;
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use lazarus_core::model::RestartPriority;
+    use serde_json::json;
+
+    use super::*;
+
+    fn t() -> lazarus_store::Time {
+        chrono::Utc.timestamp_opt(1_700_000_000, 0).unwrap()
+    }
+
+    fn segment() -> lazarus_store::Segment {
+        lazarus_store::Segment {
+            id: 1,
+            uuid: "seg".into(),
+            name: "s".into(),
+            description: None,
+            recovery_method: lazarus_store::RecoveryMethod::Auto,
+            service_type: "COMPUTE".into(),
+            enabled: true,
+            created_at: t(),
+            updated_at: None,
+        }
+    }
+
+    fn host(name: &str, control: &str) -> lazarus_store::Host {
+        lazarus_store::Host {
+            id: 1,
+            uuid: format!("{name}-uuid"),
+            name: name.into(),
+            host_type: "COMPUTE".into(),
+            control_attributes: control.into(),
+            reserved: false,
+            on_maintenance: false,
+            failover_segment_id: "seg".into(),
+            created_at: t(),
+            updated_at: None,
+        }
+    }
+
+    fn server(id: &str, host: &str, metadata: serde_json::Value) -> Server {
+        serde_json::from_value(json!({
+            "id": id, "name": format!("vm-{id}"), "status": "ACTIVE",
+            "OS-EXT-STS:vm_state": "active",
+            "OS-EXT-SRV-ATTR:host": host,
+            "flavor": {"vcpus": 2, "ram": 1024, "disk": 10, "ephemeral": 5, "swap": 512},
+            "metadata": metadata,
+        }))
+        .unwrap()
+    }
+
+    fn inventory(servers: Vec<Server>) -> Inventory {
+        Inventory {
+            segments: vec![segment()],
+            hosts: vec![host("c1", "SSH"), host("c2", "fence_method=bmc")],
+            servers: BTreeMap::from([(HostName::from("c1"), servers)]),
+            ..Inventory::default()
+        }
+    }
+
+    #[test]
+    fn servers_become_instances_with_placement_sized_resources_and_their_priority() {
+        let config = Config::default();
+        let mut cluster = Cluster::new();
+        let inv = inventory(vec![
+            server("a", "c1", json!({"lazarus:priority": "high"})),
+            server("b", "c1", json!({"HA_Enabled": "False"})),
+        ]);
+        let applied = apply(&mut cluster, &inv, &config, &config.engine.recovery, |_| {
+            false
+        });
+        assert_eq!(applied.listed, vec![HostName::from("c1")]);
+        let a = cluster.instance(&InstanceId::from("a")).unwrap();
+        assert_eq!(a.priority, RestartPriority::High);
+        assert_eq!(a.resources, Resources::new(2, 1024, 16));
+        let b = cluster.instance(&InstanceId::from("b")).unwrap();
+        assert!(!b.is_protected());
+        assert_eq!(
+            cluster.host(&HostName::from("c1")).unwrap().fence_method,
+            FenceMethod::Manual
+        );
+        assert_eq!(
+            cluster.host(&HostName::from("c2")).unwrap().fence_method,
+            FenceMethod::Bmc
+        );
+    }
+
+    #[test]
+    fn a_vanished_server_is_forgotten_unless_its_host_is_under_recovery() {
+        let config = Config::default();
+        let mut cluster = Cluster::new();
+        let both = inventory(vec![
+            server("a", "c1", json!({})),
+            server("b", "c1", json!({})),
+        ]);
+        apply(
+            &mut cluster,
+            &both,
+            &config,
+            &config.engine.recovery,
+            |_| false,
+        );
+        let one = inventory(vec![server("a", "c1", json!({}))]);
+        apply(&mut cluster, &one, &config, &config.engine.recovery, |_| {
+            true
+        });
+        assert_eq!(
+            cluster.instance_count(),
+            2,
+            "a recovery owns its host's instances"
+        );
+        apply(&mut cluster, &one, &config, &config.engine.recovery, |_| {
+            false
+        });
+        assert_eq!(cluster.instance_count(), 1);
+    }
+
+    #[test]
+    fn a_host_deleted_from_the_store_is_no_longer_monitored_or_a_target() {
+        let config = Config::default();
+        let mut cluster = Cluster::new();
+        apply(
+            &mut cluster,
+            &inventory(vec![]),
+            &config,
+            &config.engine.recovery,
+            |_| false,
+        );
+        let mut inv = inventory(vec![]);
+        inv.hosts.retain(|h| h.name == "c1");
+        apply(&mut cluster, &inv, &config, &config.engine.recovery, |_| {
+            false
+        });
+        assert!(cluster.host(&HostName::from("c2")).unwrap().on_maintenance);
+        assert!(!cluster.host(&HostName::from("c1")).unwrap().on_maintenance);
+    }
+}
