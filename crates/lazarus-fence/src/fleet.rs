@@ -62,6 +62,27 @@ impl Fleet {
         })
     }
 
+    /// Reads every host's power state at once: for a start-up or `--check` report of
+    /// which BMCs answer and accept their credentials. Each read is bounded by the
+    /// call limit, so this takes at most one call limit.
+    pub async fn probe(&self) -> BTreeMap<HostName, Result<PowerState, FenceError>> {
+        let mut reads = tokio::task::JoinSet::new();
+        for (host, bmc) in &self.bmcs {
+            let (host, bmc, limit) = (host.clone(), Arc::clone(bmc), self.call_timeout);
+            reads.spawn(async move {
+                let r = bmc.power_state(limit).await.map_err(FenceError::from);
+                (host, r)
+            });
+        }
+        let mut out = BTreeMap::new();
+        while let Some(joined) = reads.join_next().await {
+            if let Ok((host, r)) = joined {
+                out.insert(host, r);
+            }
+        }
+        out
+    }
+
     /// Sends a power-off. Success means the BMC accepted it, not that the host is off.
     pub async fn power_off(&self, host: &HostName) -> Result<(), FenceError> {
         let result = self.bmc(host)?.power_off(self.call_timeout).await;
@@ -141,6 +162,12 @@ mod tests {
         assert_eq!(err.kind, FenceErrorKind::AuthFailed);
         assert!(!err.retryable);
         assert_eq!(fleet.hosts().count(), 2);
+        let probed = fleet.probe().await;
+        assert_eq!(probed[&HostName::from("off")], Ok(PowerState::Off));
+        assert_eq!(
+            probed[&HostName::from("locked")].as_ref().unwrap_err().kind,
+            FenceErrorKind::AuthFailed
+        );
     }
 
     #[test]
