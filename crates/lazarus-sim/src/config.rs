@@ -36,6 +36,11 @@ pub struct SimConfig {
     /// confirmed), they look 1-5 minutes later and confirm it only if it really is off
     /// or its OS really is down.
     pub operator: bool,
+    /// Chance that a host is also watched by a Pacemaker-style monitor
+    /// (masakari-monitors' hostmonitor): every 60 s it looks, and for a host that is
+    /// really down it fences it itself and posts COMPUTE_HOST STOPPED with host_status
+    /// NORMAL — again at every look while the host stays down (duplicates).
+    pub monitor_share: f64,
     /// How long faults may start for, from time zero.
     pub fault_phase_ms: u64,
     /// Most faults injected per seed.
@@ -68,6 +73,7 @@ impl Default for SimConfig {
             watchdog_feed: WatchdogFeed::AckOrPeerQuorum,
             manual_share: 0.1,
             operator: true,
+            monitor_share: 0.3,
             fault_phase_ms: 240_000,
             max_faults: 3,
             heal_max_ms: 1_200_000,

@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 use lazarus_core::alert::{Alert, AlertKind, Severity};
 use lazarus_core::engine::{Engine, Record, RecordKey};
 use lazarus_core::event::{
-    EvacuationError, FenceError, FenceErrorKind, Heartbeat, InstanceFailure, InstanceFailureKind,
-    InstanceObservation, MigrationStatus as CoreMigration, NovaError, NovaService as CoreService,
-    PowerState, Process, ProcessState,
+    EvacuationError, FenceError, FenceErrorKind, Heartbeat, HostEvent, HostStatus, InstanceFailure,
+    InstanceFailureKind, InstanceObservation, MigrationStatus as CoreMigration, Notification,
+    NotificationPayload, NovaError, NovaService as CoreService, PowerState, Process, ProcessState,
 };
 use lazarus_core::model::{Cluster, FenceMethod, VmState};
 use lazarus_core::workflow::{FenceConfirmation, InstanceStep, Phase};
@@ -36,6 +36,8 @@ const NOVA_TIMEOUT_MS: u64 = 30_000;
 const NOVA_POLL_MS: u64 = 10_000;
 /// How often an agent heartbeats.
 const HEARTBEAT_MS: u64 = 1_000;
+/// How often a host monitor looks (masakari-monitors' hostmonitor default).
+const MONITOR_INTERVAL_MS: u64 = 60_000;
 
 /// Something due at a virtual time.
 #[derive(Debug)]
@@ -74,6 +76,8 @@ enum Happening {
     ControllerStart,
     /// The operator looks at a host they were paged about.
     OperatorChecks(usize),
+    /// A host monitor looks at the host it watches.
+    MonitorLooks(usize),
 }
 
 /// The end of a timed fault.
@@ -160,6 +164,8 @@ pub(crate) struct Sim<'c> {
     nova_faulty: u32,
     /// Hosts the operator was paged about and has not looked at yet.
     operator_pending: Vec<bool>,
+    /// Notifications posted by host monitors so far (for their UUIDs).
+    notifications: u32,
     healing: bool,
     last_action_ms: u64,
     end_ms: u64,
@@ -210,6 +216,7 @@ impl<'c> Sim<'c> {
             pending_failures: vec![Vec::new(); n],
             nova_faulty: 0,
             operator_pending: vec![false; n],
+            notifications: 0,
             healing: false,
             last_action_ms: 0,
             end_ms: config.fault_phase_ms + config.heal_max_ms,
@@ -273,6 +280,18 @@ impl<'c> Sim<'c> {
                 (h as u64 * 1_733) % REPORT_INTERVAL_MS + 1,
                 Happening::ComputeReport(h),
             );
+        }
+        // Monitors from their own generator, so adding them changed no other draw.
+        let mut monitor_rng = SimRng::new(self.seed ^ 0x6d6f_6e69_746f_7273);
+        for h in 0..self.world.hosts.len() {
+            if monitor_rng.chance(self.config.monitor_share) {
+                let first = monitor_rng.range(1_000, MONITOR_INTERVAL_MS);
+                self.queue.at(first, Happening::MonitorLooks(h));
+                self.log.push(
+                    0,
+                    format!("host {} is watched by a host monitor", self.name(h)),
+                );
+            }
         }
         self.start_controller();
 
@@ -461,6 +480,11 @@ impl<'c> Sim<'c> {
                 }
             }
             Happening::OperatorChecks(h) => self.operator_checks(h),
+            Happening::MonitorLooks(h) => {
+                self.monitor_looks(h);
+                self.queue
+                    .after(MONITOR_INTERVAL_MS, Happening::MonitorLooks(h));
+            }
             Happening::ControllerStart => {
                 if self.controller.engine.is_none() {
                     self.start_controller();
@@ -634,6 +658,45 @@ impl<'c> Sim<'c> {
                     host: name,
                     operator: "sim-operator".to_owned(),
                 },
+            ),
+        );
+    }
+
+    /// A Pacemaker-style host monitor looks at host `h`: a host that is really down is
+    /// fenced by the monitor's own stack (powered off) and reported to the controller
+    /// as COMPUTE_HOST STOPPED / NORMAL (Masakari's fence confirmation), at every look.
+    fn monitor_looks(&mut self, h: usize) {
+        let now = self.queue.now_ms();
+        let down = self.world.hosts.get(h).is_some_and(|x| !x.is_up());
+        if !down || self.healing {
+            return;
+        }
+        if let Some(x) = self.world.hosts.get_mut(h) {
+            if x.powered {
+                x.power_off(now);
+            }
+        }
+        self.notifications += 1;
+        let host = self.name(h);
+        let id = format!("notif-{}-{}", self.seed, self.notifications);
+        self.log.push(
+            now,
+            format!("monitor: {host} is down; fenced it, posts COMPUTE_HOST STOPPED ({id})"),
+        );
+        let epoch = self.controller.epoch;
+        let d = self.rng.range(100, 1_000);
+        self.queue.after(
+            d,
+            Happening::Deliver(
+                epoch,
+                Event::MonitorNotified(Notification {
+                    id,
+                    host,
+                    payload: NotificationPayload::ComputeHost {
+                        event: HostEvent::Stopped,
+                        host_status: HostStatus::Normal,
+                    },
+                }),
             ),
         );
     }

@@ -30,6 +30,7 @@ fn config(watchdog: bool, faults: Vec<(u64, Fault)>) -> SimConfig {
         // The engine alone: no person steps in (the operator has scenarios of its own).
         operator: false,
         manual_share: 0.0,
+        monitor_share: 0.0,
         ..SimConfig::default()
     }
 }
@@ -374,4 +375,40 @@ fn an_operator_never_confirms_a_manual_host_that_still_runs() {
         o.event_log.render()
     );
     assert_eq!(evacuations_from(&o, &victim()), 0);
+}
+
+#[test]
+fn many_monitor_reports_of_one_failure_make_one_recovery() {
+    let o = run_config(&SimConfig {
+        monitor_share: 1.0,
+        ..config(
+            false,
+            vec![(
+                20_000,
+                Fault::HostCrash {
+                    host: VICTIM,
+                    reboot_after_ms: None,
+                },
+            )],
+        )
+    });
+    let reports = o
+        .event_log
+        .lines()
+        .filter(|l| l.contains("monitor: cmp-01 is down"))
+        .count();
+    assert!(reports >= 2, "{}", o.event_log.render());
+    let recoveries = o
+        .history
+        .summaries
+        .iter()
+        .filter(|(_, s)| s.id.host == victim())
+        .count();
+    assert_eq!(recoveries, 1, "{}", o.event_log.render());
+    assert!(o
+        .history
+        .alerts
+        .iter()
+        .any(|(_, a)| a.kind == AlertKind::DuplicateReport));
+    assert!(victim_instances_run_elsewhere(&o));
 }
