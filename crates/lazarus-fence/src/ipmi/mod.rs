@@ -1,68 +1,27 @@
 //! IPMI through `ipmitool` (Debian package `ipmitool`), over the `lanplus`
 //! (IPMI 2.0 RMCP+) interface by default.
 //!
-//! Runs `ipmitool -I lanplus -H HOST -p PORT -U USER -E -N SECS -R RETRIES chassis
+//! Runs `ipmitool -v -I lanplus -H HOST -p PORT -U USER -E -N SECS -R RETRIES chassis
 //! power off|on|status`. The password goes through the `IPMI_PASSWORD` environment
 //! variable of the child (`-E`): never on its command line, which any local user can
 //! read in `ps`. The child is killed when the call's time limit passes.
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use lazarus_core::event::PowerState;
-use lazarus_openstack::Secret;
 use tokio::process::Command;
 use tracing::debug;
 
+mod options;
+mod output;
+
+pub use options::IpmiOptions;
+use output::{classify, parse_control, parse_status};
+
 use crate::power::bounded;
 use crate::{BmcError, PowerControl};
-
-/// How to reach one IPMI BMC.
-#[derive(Debug, Clone)]
-pub struct IpmiOptions {
-    /// The BMC's address (name, IPv4 or IPv6).
-    pub host: String,
-    /// Its UDP port (623 by default).
-    pub port: u16,
-    /// The BMC user.
-    pub username: String,
-    /// Its password.
-    pub password: Secret,
-    /// `ipmitool -I`: `lanplus` (IPMI 2.0, the default) or `lan` (IPMI 1.5).
-    pub interface: String,
-    /// `ipmitool -C`: the cipher suite, if the BMC needs a particular one.
-    pub cipher_suite: Option<u8>,
-    /// `ipmitool -N`: seconds ipmitool waits for each answer.
-    pub request_timeout: Duration,
-    /// `ipmitool -R`: how often ipmitool resends an unanswered request.
-    pub retries: u32,
-    /// The `ipmitool` program (found in `PATH` by default).
-    pub program: PathBuf,
-}
-
-impl IpmiOptions {
-    /// Options with the defaults: `lanplus`, 2 s per answer, 2 resends.
-    pub fn new(
-        host: impl Into<String>,
-        port: u16,
-        username: impl Into<String>,
-        password: Secret,
-    ) -> Self {
-        Self {
-            host: host.into(),
-            port,
-            username: username.into(),
-            password,
-            interface: "lanplus".to_owned(),
-            cipher_suite: None,
-            request_timeout: Duration::from_secs(2),
-            retries: 2,
-            program: PathBuf::from("ipmitool"),
-        }
-    }
-}
 
 /// An IPMI BMC driven through `ipmitool`.
 #[derive(Debug)]
@@ -153,91 +112,6 @@ impl Ipmitool {
     }
 }
 
-/// The error an `ipmitool` failure stands for, from what it printed.
-fn classify(stderr: &str, stdout: &str) -> BmcError {
-    let text = if stderr.is_empty() { stdout } else { stderr };
-    let lower = text.to_ascii_lowercase();
-    let noise = [
-        "Loading IANA PEN Registry",
-        "Using best available cipher suite",
-        "Running Get VSO Capabilities",
-        "Invalid completion code received: Invalid command",
-        "Discovered IPMB address",
-    ];
-    let mut message = text
-        .lines()
-        .map(|l| l.trim().trim_start_matches('>').trim())
-        .filter(|l| !l.is_empty() && !noise.iter().any(|n| l.starts_with(n)))
-        .collect::<Vec<_>>()
-        .join("; ");
-    if message.len() > 400 {
-        let cut = (0..=400)
-            .rev()
-            .find(|i| message.is_char_boundary(*i))
-            .unwrap_or(0);
-        message.truncate(cut);
-    }
-    let auth = [
-        "hmac is invalid",
-        "unauthorized name",
-        "invalid user name",
-        "insufficient privilege",
-        "invalid session",
-        "password",
-    ];
-    let unreachable = [
-        "unable to establish",
-        "no response",
-        "timeout",
-        "insufficient resources",
-        "get auth capabilities error",
-        "connection refused",
-        "address lookup",
-        "unable to send",
-    ];
-    if auth.iter().any(|p| lower.contains(p)) {
-        BmcError::AuthFailed(message)
-    } else if unreachable.iter().any(|p| lower.contains(p)) {
-        BmcError::Unreachable(message)
-    } else {
-        BmcError::Tool(if message.is_empty() {
-            "ipmitool failed without a message".to_owned()
-        } else {
-            message
-        })
-    }
-}
-
-/// `Chassis Power is on|off` → the state.
-fn parse_status(stdout: &str) -> Result<PowerState, BmcError> {
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("Chassis Power is"))
-        .ok_or_else(|| BmcError::Protocol(format!("ipmitool printed {stdout:?}")))?;
-    Ok(match line.trim_start_matches("Chassis Power is").trim() {
-        "on" => PowerState::On,
-        "off" => PowerState::Off,
-        _ => PowerState::Unknown,
-    })
-}
-
-/// `Chassis Power Control: Down/Off` (or `Up/On`) → accepted.
-fn parse_control(stdout: &str, verb: Verb) -> Result<(), BmcError> {
-    let expected = match verb {
-        Verb::Off => "Down/Off",
-        Verb::On => "Up/On",
-        Verb::Status => "",
-    };
-    if stdout
-        .lines()
-        .any(|l| l.starts_with("Chassis Power Control:") && l.contains(expected))
-    {
-        Ok(())
-    } else {
-        Err(BmcError::Protocol(format!("ipmitool printed {stdout:?}")))
-    }
-}
-
 #[async_trait]
 impl PowerControl for Ipmitool {
     async fn power_off(&self, timeout: Duration) -> Result<(), BmcError> {
@@ -258,6 +132,10 @@ impl PowerControl for Ipmitool {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
+    use lazarus_openstack::Secret;
+
     use super::*;
 
     fn driver() -> Ipmitool {
