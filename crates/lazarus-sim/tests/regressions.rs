@@ -51,8 +51,15 @@ fn seeds_of_fixed_findings_stay_clean() {
 }
 
 #[test]
-fn seeds_of_f9_stay_clean() {
-    // F9: a stale instance read fails the attempt just sent (open at engine 3742898).
+fn seeds_of_open_findings_stay_clean() {
+    // Open at engine 3742898. F9: a stale instance read fails the attempt just sent.
     assert_clean(869, &SimConfig::default(), "F9");
     assert_clean(2170, &more_faults(), "F9");
+    // F10: a blind controller in a small segment keeps counting the watchdog promise.
+    let small = SimConfig {
+        hosts: 3,
+        max_faults: 5,
+        ..SimConfig::default()
+    };
+    assert_clean(1638, &small, "F10");
 }
