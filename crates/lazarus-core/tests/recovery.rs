@@ -791,3 +791,59 @@ fn a_conflict_is_checked_before_a_retry_elsewhere() {
     let retry = e.handle(secs(8), on_a_without_migration());
     assert_eq!(evacuations(&retry), vec![(i("i1"), h("c"))]);
 }
+
+#[test]
+fn a_check_read_before_a_retry_was_taken_does_not_fail_the_retry() {
+    let fx = Fixture::hosts(&["a", "b", "c", "d"]).instance("i1", "a");
+    let (mut e, _) = fx.engine();
+    e.handle(secs(1), stopped("n1", "a"));
+    e.handle(
+        secs(2),
+        Event::HostMarkedDown {
+            host: h("a"),
+            result: Ok(()),
+        },
+    );
+    let accepted = e.handle(
+        secs(3),
+        Event::EvacuationAccepted {
+            instance: i("i1"),
+            target: h("b"),
+            attempt: 1,
+        },
+    );
+    let (at, token) = timers(&accepted)[0];
+    let failed = Event::InstanceObserved(lazarus_core::event::InstanceObservation {
+        instance: i("i1"),
+        host: Some(h("a")),
+        vm_state: lazarus_core::model::VmState::Error,
+        task_state: None,
+        migration: Some(lazarus_core::event::MigrationStatus::Failed),
+    });
+    // The poll sees attempt 1 failed: attempt 2 goes to c. A re-check is still due.
+    let polled = e.handle(at, Event::TimerFired(token));
+    assert_eq!(shapes(&polled), vec!["check i1", "timer"]);
+    let retry = e.handle(at, failed.clone());
+    assert_eq!(evacuations(&retry), vec![(i("i1"), h("c"))]);
+    // The re-check is read while Nova has not yet taken attempt 2...
+    let (at, token) = timers(&polled)[0];
+    assert_eq!(
+        shapes(&e.handle(at, Event::TimerFired(token)))[0],
+        "check i1"
+    );
+    // ...Nova takes attempt 2, then that read arrives, still showing attempt 1's failed
+    // record: it must not count as attempt 2 failing.
+    e.handle(
+        secs(20),
+        Event::EvacuationAccepted {
+            instance: i("i1"),
+            target: h("c"),
+            attempt: 2,
+        },
+    );
+    let stale = e.handle(secs(21), failed.clone());
+    assert!(evacuations(&stale).is_empty(), "{:?}", shapes(&stale));
+    // A check read after Nova took it is believed.
+    let later = e.handle(secs(30), failed);
+    assert_eq!(evacuations(&later), vec![(i("i1"), h("d"))]);
+}

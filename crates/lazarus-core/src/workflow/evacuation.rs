@@ -82,6 +82,9 @@ impl Engine {
                 self.set_step(&host, &instance, InstanceStep::Accepted { target, attempt });
                 if let Some(r) = self.recoveries.get_mut(&host) {
                     r.accepted_at.insert(instance.clone(), now);
+                    // Checks still out may have been read before Nova took the
+                    // request: their answers cannot tell its fate.
+                    r.request_sent(&instance);
                 }
                 self.persist(now, &host, out);
                 let at = now.saturating_add(self.config.workflow.verify_poll_interval);
@@ -278,6 +281,7 @@ impl Engine {
             )
         });
         if unsettled && r.record.phase == Phase::Evacuating {
+            r.check_sent(instance);
             out.push(Command::CheckInstance {
                 instance: instance.clone(),
             });
@@ -320,6 +324,16 @@ impl Engine {
                 return;
             }
         };
+        let stale = self
+            .recoveries
+            .get_mut(&host)
+            .is_some_and(|r| r.answer_is_stale(&o.instance));
+        if stale {
+            // It was read before the latest request was sent: it cannot tell its fate.
+            let at = now.saturating_add(self.config.workflow.verify_poll_interval);
+            self.schedule_check(at, &host, &o.instance, out);
+            return;
+        }
         let unknown = self
             .recoveries
             .get_mut(&host)
@@ -432,7 +446,7 @@ impl Engine {
                         }
                         self.schedule_check(poll, &host, &o.instance, out);
                     }
-                } else if migration_failed {
+                } else if migration_failed && !requested_only {
                     self.attempt_failed(
                         now,
                         &host,
@@ -444,13 +458,15 @@ impl Engine {
                         out,
                     );
                 } else if requested_only {
-                    // No evacuation in progress and none failed.
+                    // No evacuation of this request in progress (a failed record may
+                    // be an older attempt's): what to do depends on why it is checked.
                     match unknown {
                         Some(Unknown::CheckThenResend) => {
                             // The request never reached Nova: send it again, once
                             // (the record already says Requested).
                             if let Some(r) = self.recoveries.get_mut(&host) {
                                 r.unknown.insert(o.instance.clone(), Unknown::Resent);
+                                r.request_sent(&o.instance);
                             }
                             out.push(Command::EvacuateInstance {
                                 instance: o.instance.clone(),

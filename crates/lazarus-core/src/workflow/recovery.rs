@@ -31,6 +31,11 @@ pub(crate) struct Recovery {
     /// Instances whose evacuation request has an unknown fate, and what to do once a
     /// check shows no evacuation of them in progress.
     pub(crate) unknown: BTreeMap<InstanceId, Unknown>,
+    /// Checks of each instance commanded and not yet answered.
+    pub(crate) checks_out: BTreeMap<InstanceId, u32>,
+    /// Answers still to come to checks commanded before the latest evacuation request
+    /// of the instance was sent: they cannot show that request, so they are ignored.
+    pub(crate) stale_answers: BTreeMap<InstanceId, u32>,
     /// When each in-flight evacuation was accepted (or found in flight on resume), for
     /// the verification timeout.
     pub(crate) accepted_at: BTreeMap<InstanceId, Timestamp>,
@@ -39,12 +44,44 @@ pub(crate) struct Recovery {
 }
 
 impl Recovery {
+    /// Counts a check commanded for `instance`.
+    pub(crate) fn check_sent(&mut self, instance: &InstanceId) {
+        *self.checks_out.entry(instance.clone()).or_default() += 1;
+    }
+
+    /// An evacuation request for `instance` is sent: every check still out predates it.
+    pub(crate) fn request_sent(&mut self, instance: &InstanceId) {
+        let out = self.checks_out.get(instance).copied().unwrap_or(0);
+        if out > 0 {
+            self.stale_answers.insert(instance.clone(), out);
+        } else {
+            self.stale_answers.remove(instance);
+        }
+    }
+
+    /// Counts an answer to a check; true if it answers a check older than the latest
+    /// request (and must be ignored).
+    pub(crate) fn answer_is_stale(&mut self, instance: &InstanceId) -> bool {
+        if let Some(n) = self.checks_out.get_mut(instance) {
+            *n = n.saturating_sub(1);
+        }
+        match self.stale_answers.get_mut(instance) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            Some(_) | None => false,
+        }
+    }
+
     pub(crate) fn new(record: RecoveryRecord) -> Self {
         Self {
             record,
             power_reads: 0,
             power_read_pending: false,
             unknown: BTreeMap::new(),
+            checks_out: BTreeMap::new(),
+            stale_answers: BTreeMap::new(),
             accepted_at: BTreeMap::new(),
             host_returned: false,
         }

@@ -360,6 +360,7 @@ impl Engine {
             }
         }
         for id in sent {
+            r.request_sent(&id);
             r.unknown.remove(&id);
             r.accepted_at.insert(id, now);
         }
@@ -663,6 +664,9 @@ impl Engine {
                 for c in checks {
                     if let Command::CheckInstance { instance } = &c {
                         let instance = instance.clone();
+                        if let Some(r) = self.recoveries.get_mut(&host) {
+                            r.check_sent(&instance);
+                        }
                         out.push(c);
                         self.schedule_check(poll, &host, &instance, out);
                     }
