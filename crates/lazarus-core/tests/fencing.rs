@@ -136,3 +136,51 @@ fn a_lost_critical_fence_alert_is_raised_again_on_resume() {
         .any(|c| matches!(c, Command::ReadPowerState { .. })));
     assert!(!marks_down(&out));
 }
+
+#[test]
+fn the_watchdog_promise_waits_out_a_blindness_too_small_for_the_storm_guard() {
+    // Three hosts: c (watchdog) fails; then the controller hears neither a nor b for
+    // a while (two unheard hosts do not engage the storm guard). c may have reached its
+    // peers meanwhile, so its promise counts from the end of that blindness.
+    let fx = Fixture::hosts(&["a", "b", "c"])
+        .instance("i1", "c")
+        .fence("c", FenceMethod::Watchdog);
+    let cluster = fx.cluster.clone();
+    let (mut e, start) = fx.engine();
+    let mut w = common::world::World::new(&cluster);
+    w.execute(start);
+    for s in 0..=80u64 {
+        w.advance_to(&mut e, secs(s));
+        if s < 10 {
+            w.feed(&mut e, hb("c", &["a", "b"]));
+        }
+        let blind = (20..50).contains(&s);
+        if !blind {
+            w.feed(&mut e, hb("a", if s < 10 { &["b", "c"] } else { &["b"] }));
+            w.feed(&mut e, hb("b", if s < 10 { &["a", "c"] } else { &["a"] }));
+        }
+    }
+    assert!(!e.storm_engaged());
+    let mark_down = w
+        .log
+        .iter()
+        .find(|(_, c)| matches!(c, Command::MarkHostDown { .. }))
+        .map(|(at, _)| *at);
+    assert_eq!(mark_down, None, "promise taken while blind (by 80 s)");
+    for s in 81..=120u64 {
+        w.advance_to(&mut e, secs(s));
+        w.feed(&mut e, hb("a", &["b"]));
+        w.feed(&mut e, hb("b", &["a"]));
+    }
+    let mark_down = w
+        .log
+        .iter()
+        .find(|(_, c)| matches!(c, Command::MarkHostDown { .. }))
+        .map(|(at, _)| *at)
+        .expect("confirmed once the blindness is over and the promise kept");
+    // Blind until the tick after 49 s (heard again at 50 s): promise at ~52 + 40 s.
+    assert!(
+        mark_down >= secs(90) && mark_down <= secs(93),
+        "{mark_down}"
+    );
+}

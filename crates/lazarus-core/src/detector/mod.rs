@@ -217,7 +217,11 @@ impl Detector {
         let heard = monitored - unheard;
         let storm = self.storm_guard.evaluate(now, monitored, unheard);
         let hold = self.storm_guard.engaged();
-        if hold || storm.is_some() {
+        // Blind: the storm guard holds, or the controller hears no majority of the
+        // monitored agents (not under recovery), however few they are. Only while it
+        // hears the peers can their silence about a host mean that host is not feeding
+        // its watchdog through them.
+        if hold || storm.is_some() || heard.saturating_mul(2) < monitored {
             self.last_blind = self.last_blind.max(now);
         }
 
