@@ -185,6 +185,8 @@ pub async fn start(
             while let Some((instance, failure)) = rx.recv().await {
                 inner.report(AgentEventKind::InstanceFailed { instance, failure });
             }
+            // No instance monitor (or it gave up): stay, so that only a fault ends a task.
+            std::future::pending::<()>().await;
         });
     }
     tasks.spawn(heartbeat_loop(inner.clone()));
@@ -252,9 +254,16 @@ impl AgentHandle {
         tracing::info!(host = %self.inner.host, "agent stopped");
     }
 
-    /// Waits until a task ends (none should).
-    pub async fn join_any(&mut self) {
-        let _ = self.tasks.join_next().await;
+    /// Runs until SIGTERM or SIGINT (or a task ends, which none should), then shuts
+    /// down cleanly.
+    pub async fn run_until_signal(mut self) {
+        tokio::select! {
+            () = shutdown_signal() => {}
+            _ = self.tasks.join_next() => {
+                tracing::error!("an agent task ended unexpectedly; stopping");
+            }
+        }
+        self.shutdown().await;
     }
 }
 
@@ -474,7 +483,8 @@ async fn heartbeat_loop(inner: Arc<Inner>) {
 async fn address_loop(inner: Arc<Inner>) {
     let c = &inner.config;
     if c.isolation.addresses.is_empty() {
-        return;
+        // Nothing to check; the task stays so that every task ending means a fault.
+        std::future::pending::<()>().await;
     }
     let mut tick = interval(c.watchdog.feed_interval);
     let quiet_after = c.controller.heartbeat_interval * 2;
@@ -613,6 +623,20 @@ async fn apply_isolation_response(inner: &Arc<Inner>, silent: Duration) {
         response: response.name().to_owned(),
         detail,
     });
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+        },
+        Err(e) => {
+            tracing::warn!("cannot watch SIGTERM: {e}; only SIGINT stops the agent");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 fn interval(every: Duration) -> tokio::time::Interval {

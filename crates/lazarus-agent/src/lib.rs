@@ -23,6 +23,8 @@ pub mod watchdog;
 
 pub use agent::{start, AgentHandle, AgentStatus, StartError};
 pub use config::AgentConfig;
+/// Host names, as the core spells them.
+pub use lazarus_core::HostName;
 pub use protocol::{AgentCommand, AgentHeartbeat, AgentReply, EventLedger, PeerInfo};
 pub use router::{heartbeat_router, HeartbeatSink, SinkError};
 pub use token::{AgentToken, AgentTokens};

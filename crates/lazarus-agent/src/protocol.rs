@@ -205,11 +205,18 @@ pub enum AgentCommand {
 }
 
 impl AgentHeartbeat {
-    /// The core's heartbeat for this host.
+    /// The core's heartbeat for this host, with every instance failure carried.
     pub fn core_heartbeat(&self, host: &HostName) -> Heartbeat {
+        self.core_heartbeat_after(host, 0)
+    }
+
+    /// The core's heartbeat, with the instance failures of events newer than
+    /// `after_event` only.
+    fn core_heartbeat_after(&self, host: &HostName, after_event: u64) -> Heartbeat {
         let instance_failures = self
             .events
             .iter()
+            .filter(|e| e.id > after_event)
             .filter_map(|e| match &e.kind {
                 AgentEventKind::InstanceFailed { instance, failure } => Some(InstanceFailure {
                     instance: instance.clone(),
@@ -235,10 +242,10 @@ impl AgentHeartbeat {
     /// process report. An `IsolationResponseApplied` has no core event (the caller
     /// logs it).
     pub fn core_events(&self, host: &HostName, after_event: u64) -> Vec<Event> {
-        let mut fresh = self.clone();
-        fresh.events.retain(|e| e.id > after_event);
-        let mut out = vec![Event::HeartbeatReceived(fresh.core_heartbeat(host))];
-        for e in &fresh.events {
+        let mut out = vec![Event::HeartbeatReceived(
+            self.core_heartbeat_after(host, after_event),
+        )];
+        for e in self.events.iter().filter(|e| e.id > after_event) {
             match &e.kind {
                 AgentEventKind::ProcessDown { process } => out.push(Event::ProcessDown {
                     host: host.clone(),

@@ -353,3 +353,16 @@ async fn the_watchdog_is_fed_while_the_controller_answers_and_not_after() {
     .await;
     agent.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_without_isolation_addresses_or_instance_monitor_keeps_running() {
+    let c = config(&format!("http://{}", closed_port().await));
+    assert!(c.isolation.addresses.is_empty());
+    let agent = lazarus_agent::start(c, "cmp-01".into(), token("cmp-01"))
+        .await
+        .unwrap();
+    let run = tokio::spawn(agent.run_until_signal());
+    tokio::time::sleep(500 * MS).await;
+    assert!(!run.is_finished(), "the agent stopped on its own");
+    run.abort();
+}

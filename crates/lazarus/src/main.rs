@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod agent;
 mod controller;
 mod simulate;
 
@@ -21,6 +22,9 @@ enum Commands {
     /// Run the controller: the Masakari-compatible API, the decision engine and the
     /// recovery of failed hosts against the configured OpenStack cloud.
     Controller(controller::ControllerArgs),
+    /// Run the host agent: heartbeats to the controller, peer probes, nova-compute and
+    /// libvirtd monitoring, isolation response and watchdog.
+    Agent(agent::AgentArgs),
     /// Run the deterministic simulator: `--seeds N` sweeps seeds, `--seed S` replays one.
     Simulate(simulate::SimulateArgs),
     /// The operator commands: segment, host, notification, vmove, recovery, status.
@@ -32,6 +36,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Commands::Controller(args)) => controller::run(&args),
+        Some(Commands::Agent(args)) => agent::run(&args),
         Some(Commands::Simulate(args)) => simulate::run(&args),
         Some(Commands::Operator(command)) => lazarus_cli::run(command),
         None => ExitCode::SUCCESS,
