@@ -368,7 +368,7 @@ impl Running {
         F: FnMut() -> Fut,
         Fut: Future<Output = bool>,
     {
-        for _ in 0..200 {
+        for _ in 0..600 {
             if f().await {
                 return;
             }
@@ -418,11 +418,15 @@ impl Running {
     }
 
     async fn notify(&self, host: &str) -> String {
+        self.notify_at(host, "2026-01-01T00:00:00").await
+    }
+
+    async fn notify_at(&self, host: &str, generated: &str) -> String {
         let n = self
             .post(
                 "/v1/notifications",
                 json!({"notification": {"type": "COMPUTE_HOST", "hostname": host,
-                    "generated_time": "2026-01-01T00:00:00",
+                    "generated_time": generated,
                     "payload": {"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"}}}),
             )
             .await;
@@ -496,6 +500,12 @@ async fn a_notified_host_is_marked_down_emptied_and_returned_to_service() {
     .await;
     cloud.0.lock().unwrap().alive.insert("c1".into(), false);
     let n = ctl.notify("c1").await;
+    // A second monitor reports the same failure: recorded, not acted on.
+    let dup = ctl.notify_at("c1", "2026-01-01T00:05:00").await;
+    ctl.wait("the duplicate to be ignored", || async {
+        ctl.notification_status(&dup).await == "ignored"
+    })
+    .await;
     ctl.wait("the notification to finish", || async {
         ctl.notification_status(&n).await == "finished"
     })
@@ -510,6 +520,14 @@ async fn a_notified_host_is_marked_down_emptied_and_returned_to_service() {
         assert!(w.evacuate_calls.values().all(|n| *n == 1));
     }
     assert_eq!(on_host(&cloud, "c1"), 0);
+    let recoveries = ctl.get("/v1/lazarus/recoveries").await;
+    let recoveries = recoveries["recoveries"].as_array().unwrap();
+    assert_eq!(
+        recoveries.len(),
+        1,
+        "one recovery for two reports: {recoveries:?}"
+    );
+    assert_eq!(recoveries[0]["duplicate_reports"], 1);
     let vmoves = ctl.get(&format!("/v1/notifications/{n}/vmoves")).await;
     let vmoves = vmoves["vmoves"].as_array().unwrap();
     assert_eq!(vmoves.len(), 4);
