@@ -331,3 +331,30 @@ fn a_host_that_died_while_no_controller_watched_is_found_once_its_agent_is_expec
         assert_eq!(fenced, expect, "expect_agents={expect}");
     }
 }
+
+#[test]
+fn a_failed_host_of_a_disabled_segment_is_reported_once_and_not_fenced() {
+    let hosts = names(4);
+    let refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let mut fx = Fixture::hosts(&refs).instance("i1", "h00");
+    let mut seg = fx.cluster.segment(&"seg".into()).unwrap().clone();
+    seg.enabled = false;
+    fx.cluster.upsert_segment(seg);
+    let cluster = fx.cluster.clone();
+    let (mut e, start) = fx.engine();
+    let mut w = World::new(&cluster);
+    w.execute(start);
+    drive(
+        &mut w,
+        &mut e,
+        &hosts,
+        0,
+        60,
+        |a, s| a != "h00" || s < 10,
+        |_, b, s| b != "h00" || s < 10,
+    );
+    let log = w.commands();
+    assert!(!fenced_or_evacuated(&log));
+    assert_eq!(count(&log, AlertKind::InstanceNotRecovered), 1);
+    assert_eq!(count(&log, AlertKind::HostFailed), 0);
+}

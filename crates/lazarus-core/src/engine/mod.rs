@@ -14,7 +14,7 @@ pub use record::{ProcessDisableRecord, Record, RecordKey};
 pub use timer::TimerToken;
 pub(crate) use timer::{TimerPurpose, Timers};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::detector::{Detector, HostHealth};
 use crate::event::{Event, NovaService};
@@ -36,6 +36,8 @@ pub struct Engine {
     /// Instances checked after their host came back, to restart them in place if its
     /// failure shut them off.
     pub(crate) restart_checks: BTreeMap<InstanceId, HostName>,
+    /// Hosts judged failed in a disabled segment, already alerted about.
+    pub(crate) not_recovered: BTreeSet<HostName>,
     /// Nova's latest view of each compute service.
     pub(crate) nova: BTreeMap<HostName, NovaService>,
     pub(crate) instances: InstanceMonitor,
@@ -61,6 +63,7 @@ impl Engine {
             timers: Timers::default(),
             nova: BTreeMap::new(),
             restart_checks: BTreeMap::new(),
+            not_recovered: BTreeSet::new(),
             fence_starts: Vec::new(),
             fence_cap_alerted: false,
             started: false,

@@ -194,6 +194,38 @@ impl Engine {
                 | HostHealth::Failed => {}
             }
         }
+        // Hosts of a disabled segment are not recovered: said once, not every tick.
+        let mut failing = Vec::with_capacity(tick.failing.len());
+        for t in tick.failing {
+            let segment_enabled = self
+                .cluster
+                .host(&t.host)
+                .and_then(|h| self.cluster.segment(&h.segment))
+                .is_none_or(|s| s.enabled);
+            if segment_enabled {
+                self.not_recovered.remove(&t.host);
+                failing.push(t);
+            } else if self.not_recovered.insert(t.host.clone()) {
+                out.push(Command::RaiseAlert(Alert::host(
+                    Severity::Error,
+                    AlertKind::InstanceNotRecovered,
+                    &t.host,
+                    format!(
+                        "{} judged {:?} ({}) but its segment is disabled: not recovered",
+                        t.host, t.to, t.signals
+                    ),
+                )));
+            }
+        }
+        for t in &tick.transitions {
+            if t.to == HostHealth::Up {
+                self.not_recovered.remove(&t.host);
+            }
+        }
+        let tick = crate::detector::TickOutcome {
+            failing,
+            ..crate::detector::TickOutcome::default()
+        };
         if !tick.failing.is_empty() {
             let window = self.config.storm.fence_window;
             self.fence_starts
