@@ -8,6 +8,8 @@ mod evacuation;
 mod planning;
 mod record;
 mod recovery;
+mod resume;
+mod returning;
 mod steps;
 
 pub use record::{

@@ -1,0 +1,184 @@
+//! The host comes back: return it to service, restart in place what its failure shut
+//! off, and evacuate nothing more from a host whose fence no longer holds.
+
+use std::collections::BTreeSet;
+
+use super::{InstanceStep, Phase};
+use crate::alert::{Alert, AlertKind, Severity};
+use crate::engine::{Engine, TimerPurpose};
+use crate::model::VmState;
+use crate::{Command, HostName, InstanceId, Timestamp};
+
+impl Engine {
+    /// The host is healthy again (its compute reports): return it to service, or
+    /// remember it for when the recovery finishes.
+    pub(crate) fn on_host_returned(
+        &mut self,
+        now: Timestamp,
+        host: HostName,
+        out: &mut Vec<Command>,
+    ) {
+        let Some(r) = self.recoveries.get_mut(&host) else {
+            return;
+        };
+        match r.record.phase {
+            Phase::Finished => {
+                self.restart_in_place(&host, out);
+                self.begin_return(now, &host, out);
+            }
+            Phase::Fencing => self.abort(now, &host, "its compute service reports again", out),
+            Phase::MarkingDown | Phase::Evacuating => self.stop_evacuating(now, &host, out),
+            Phase::Returning | Phase::Closed => {}
+        }
+    }
+
+    /// The host came back after its fence (someone powered it on): the fence no longer
+    /// holds, so nothing more is evacuated from it. Instances not yet requested are
+    /// given up with the reason and restarted in place if they were shut off;
+    /// evacuations already requested are verified as usual.
+    fn stop_evacuating(&mut self, now: Timestamp, host: &HostName, out: &mut Vec<Command>) {
+        let Some(r) = self.recoveries.get_mut(host) else {
+            return;
+        };
+        r.host_returned = true;
+        r.record.phase = Phase::Evacuating;
+        r.record.planned = true;
+        for i in r.record.instances.values_mut() {
+            if matches!(i.step, InstanceStep::Planned { .. }) {
+                i.step = InstanceStep::GivenUp {
+                    reason: "the host came back before it was evacuated: restarted in place"
+                        .to_owned(),
+                };
+            }
+        }
+        self.persist(now, host, out);
+        self.restart_in_place(host, out);
+        self.dispatch_wave(now, host, out);
+    }
+
+    /// Checks the protected instances left on a host that came back (not evacuated,
+    /// nor being evacuated), to restart those its failure shut off.
+    pub(crate) fn restart_in_place(&mut self, host: &HostName, out: &mut Vec<Command>) {
+        let in_flight: BTreeSet<InstanceId> = self
+            .recoveries
+            .get(host)
+            .map(|r| {
+                r.record
+                    .instances
+                    .iter()
+                    .filter(|(_, i)| {
+                        matches!(
+                            i.step,
+                            InstanceStep::Requested { .. }
+                                | InstanceStep::Accepted { .. }
+                                | InstanceStep::Recovered { .. }
+                        )
+                    })
+                    .map(|(id, _)| id.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let ids: Vec<InstanceId> = self
+            .cluster
+            .instances_on(host)
+            .filter(|i| i.is_protected() && i.vm_state == VmState::Active)
+            .filter(|i| !in_flight.contains(&i.id))
+            .map(|i| i.id.clone())
+            .collect();
+        for id in ids {
+            self.restart_checks.insert(id.clone(), host.clone());
+            out.push(Command::CheckInstance { instance: id });
+        }
+    }
+
+    /// Lift forced_down, and re-enable only if lazarus disabled the host.
+    pub(crate) fn begin_return(&mut self, now: Timestamp, host: &HostName, out: &mut Vec<Command>) {
+        let Some(r) = self.recoveries.get_mut(host) else {
+            return;
+        };
+        r.record.phase = Phase::Returning;
+        let enable = !r.record.nova.disabled_by_others;
+        self.persist(now, host, out);
+        out.push(Command::ReturnHostToService {
+            host: host.clone(),
+            enable,
+        });
+    }
+
+    /// Nova answered the return to service.
+    pub(crate) fn on_returned_to_service(
+        &mut self,
+        now: Timestamp,
+        host: HostName,
+        result: Result<(), crate::event::NovaError>,
+        out: &mut Vec<Command>,
+    ) {
+        let Some(r) = self.recoveries.get_mut(&host) else {
+            return;
+        };
+        if r.record.phase != Phase::Returning {
+            return;
+        }
+        match result {
+            Ok(()) => {
+                r.record.phase = Phase::Closed;
+                self.persist(now, &host, out);
+                self.close(&host);
+            }
+            Err(e) => {
+                let needs_person = match &e {
+                    crate::event::NovaError::BadRequest(_) => false,
+                    other => !other.is_retryable(),
+                };
+                if needs_person {
+                    out.push(Command::RaiseAlert(Alert::host(
+                        Severity::Error,
+                        AlertKind::ReturnToServiceFailed,
+                        &host,
+                        format!("returning {host} to service failed ({e}); retrying later"),
+                    )));
+                }
+                let at = now.saturating_add(self.config.workflow.return_retry);
+                self.schedule(at, TimerPurpose::ReturnRetry(host), out);
+            }
+        }
+    }
+
+    /// Timer: try the return to service again.
+    pub(crate) fn on_return_retry(&mut self, host: &HostName, out: &mut Vec<Command>) {
+        if let Some(r) = self.recoveries.get(host) {
+            if r.record.phase == Phase::Returning {
+                out.push(Command::ReturnHostToService {
+                    host: host.clone(),
+                    enable: !r.record.nova.disabled_by_others,
+                });
+            }
+        }
+    }
+
+    /// An operator asked for the host's return.
+    pub(crate) fn on_operator_requested_return(
+        &mut self,
+        now: Timestamp,
+        host: HostName,
+        operator: String,
+        out: &mut Vec<Command>,
+    ) {
+        match self.recoveries.get(&host).map(|r| r.record.phase) {
+            Some(Phase::Finished) => self.begin_return(now, &host, out),
+            Some(Phase::Returning) => self.on_return_retry(&host, out),
+            Some(phase @ (Phase::Fencing | Phase::MarkingDown | Phase::Evacuating)) => {
+                out.push(Command::RaiseAlert(Alert::host(
+                    Severity::Warning,
+                    AlertKind::ReturnToServiceFailed,
+                    &host,
+                    format!("{operator} asked to return {host} to service while its recovery is at {phase:?}; it returns when the recovery finishes"),
+                )));
+                if let Some(r) = self.recoveries.get_mut(&host) {
+                    r.host_returned = true;
+                }
+            }
+            Some(Phase::Closed) | None => self.enable_if_process_disabled(now, &host, out),
+        }
+    }
+}
