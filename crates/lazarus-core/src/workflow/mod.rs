@@ -11,6 +11,7 @@ mod recovery;
 mod resume;
 mod returning;
 mod steps;
+mod verification;
 
 pub use record::{
     ExpectedState, FenceConfirmation, FenceRecord, InstanceRecord, InstanceStep, NovaMarks,
