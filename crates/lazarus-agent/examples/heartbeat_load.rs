@@ -241,6 +241,7 @@ async fn server(a: Args) {
                 Json(serde_json::json!({
                     "delivered": s.delivered.load(Ordering::Relaxed),
                     "cpu_ticks": cpu_ticks(),
+                    "runqueue_wait_ns": runqueue_wait_ns(),
                     "max_rss_kib": max_rss_kib(),
                     "detections": *s.detections.lock().unwrap(),
                     "not_up_transitions": s.false_alarms.load(Ordering::Relaxed),
@@ -267,6 +268,19 @@ fn cpu_ticks_of(pid: &str) -> u64 {
     let f: Vec<&str> = rest.split(' ').collect();
     // utime and stime are fields 14 and 15 of the full line: 12 and 13 here.
     f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// Time this process's threads spent runnable but waiting for a CPU, in ns (second
+/// field of `/proc/self/task/*/schedstat`): how much a busy machine held it back.
+fn runqueue_wait_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| t.ok())
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split(' ').nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .sum()
 }
 
 fn max_rss_kib() -> u64 {
@@ -305,11 +319,6 @@ async fn driver(a: Args) {
         a.seconds,
         child.id().unwrap_or(0)
     );
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(1024)
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
     let clk_tck: f64 = std::process::Command::new("getconf")
         .arg("CLK_TCK")
         .output()
@@ -353,6 +362,31 @@ async fn driver(a: Args) {
             let mut sequence = 0;
             // Each agent keeps one connection, as a real agent's HTTP client does.
             let mut conn: Option<Conn> = None;
+            // The body is built once (and again after the kill), with the sequence
+            // number spliced in, so that the driver leaves the CPU to the server.
+            let build = |dead: &[AtomicBool]| {
+                let reachable: BTreeSet<HostName> = peers
+                    .iter()
+                    .filter(|&&p| !dead[p].load(Ordering::Relaxed))
+                    .map(|&p| host(p))
+                    .collect();
+                let hb = AgentHeartbeat {
+                    agent_run: "load".into(),
+                    sequence: 0,
+                    sent_at_ms: 0,
+                    interval_ms: 1000,
+                    reachable_peers: reachable,
+                    nova_compute: ProcessStatus::Running,
+                    libvirtd: ProcessStatus::Running,
+                    events: vec![],
+                    watchdog: None,
+                };
+                let text = serde_json::to_string(&hb).unwrap();
+                let (before, after) = text.split_once("\"sequence\":0").unwrap();
+                (before.to_owned(), after.to_owned())
+            };
+            let mut template = build(&dead);
+            let mut rebuilt = false;
             loop {
                 tick.tick().await;
                 let t = start.elapsed();
@@ -362,24 +396,13 @@ async fn driver(a: Args) {
                 if dead[i].load(Ordering::Relaxed) {
                     continue;
                 }
+                if !rebuilt && t >= kill_at {
+                    template = build(&dead);
+                    rebuilt = true;
+                }
                 sequence += 1;
-                let reachable: BTreeSet<HostName> = peers
-                    .iter()
-                    .filter(|&&p| !dead[p].load(Ordering::Relaxed))
-                    .map(|&p| host(p))
-                    .collect();
-                let hb = AgentHeartbeat {
-                    agent_run: "load".into(),
-                    sequence,
-                    sent_at_ms: 0,
-                    interval_ms: 1000,
-                    reachable_peers: reachable,
-                    nova_compute: ProcessStatus::Running,
-                    libvirtd: ProcessStatus::Running,
-                    events: vec![],
-                    watchdog: None,
-                };
-                let body = serde_json::to_vec(&hb).unwrap();
+                let body =
+                    format!("{}\"sequence\":{sequence}{}", template.0, template.1).into_bytes();
                 let sent_at = Instant::now();
                 let ok = tokio::time::timeout(
                     Duration::from_secs(5),
@@ -406,6 +429,11 @@ async fn driver(a: Args) {
         });
     }
 
+    // Its own client with a generous time limit: the server may be saturated.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
     let stats = |client: reqwest::Client, base: String| async move {
         client
             .get(format!("{base}/stats"))
@@ -432,9 +460,11 @@ async fn driver(a: Args) {
             .map(|&k| host(k).to_string())
             .collect::<Vec<_>>()
     );
-    while tasks.join_next().await.is_some() {}
+    tokio::time::sleep_until(start + end).await;
     let s1 = stats(client.clone(), base.clone()).await;
     let window = t0.elapsed().as_secs_f64();
+    let own = cpu_ticks_of("self") - own0;
+    while tasks.join_next().await.is_some() {}
 
     let delivered = s1["delivered"].as_u64().unwrap() - s0["delivered"].as_u64().unwrap();
     let ticks = s1["cpu_ticks"].as_u64().unwrap() - s0["cpu_ticks"].as_u64().unwrap();
@@ -462,7 +492,15 @@ async fn driver(a: Args) {
         cpu_per_hb_us * a.agents as f64 / 1e6,
         a.agents
     );
-    let own = cpu_ticks_of("self") - own0;
+    let waited = (s1["runqueue_wait_ns"]
+        .as_u64()
+        .unwrap_or(0)
+        .saturating_sub(s0["runqueue_wait_ns"].as_u64().unwrap_or(0))) as f64
+        / 1e9
+        / window;
+    println!(
+        "server: its threads waited {waited:.2} s per second for a CPU (the machine's other load)"
+    );
     println!(
         "driver: CPU {:.2} cores; machine load average at the end: {}",
         own as f64 / clk_tck / window,
