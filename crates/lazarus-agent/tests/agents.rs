@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use lazarus_agent::config::{CheckMethod, IsolationResponse};
-use lazarus_agent::protocol::{AgentHeartbeat, AgentReply, EventLedger, PeerInfo};
+use lazarus_agent::protocol::{AgentEventKind, AgentHeartbeat, AgentReply, EventLedger, PeerInfo};
 use lazarus_agent::{AgentCommand, AgentConfig, AgentToken, AgentTokens, HeartbeatSink, SinkError};
 use lazarus_core::event::Process;
 use lazarus_core::{Event, HostName};
@@ -28,6 +28,8 @@ struct Collecting {
     commands: Mutex<HashMap<HostName, Vec<AgentCommand>>>,
     peers: Mutex<Vec<PeerInfo>>,
     unavailable: Mutex<bool>,
+    /// Isolation responses reported (with resends).
+    isolation_reports: Mutex<Vec<String>>,
 }
 
 #[async_trait]
@@ -39,6 +41,14 @@ impl HeartbeatSink for Collecting {
     async fn deliver(&self, host: HostName, hb: AgentHeartbeat) -> Result<AgentReply, SinkError> {
         if *self.unavailable.lock().unwrap() {
             return Err(SinkError::Unavailable("test".into()));
+        }
+        for e in &hb.events {
+            if let AgentEventKind::IsolationResponseApplied { response, .. } = &e.kind {
+                self.isolation_reports
+                    .lock()
+                    .unwrap()
+                    .push(response.clone());
+            }
         }
         let (events, acked_event) = self.ledger.lock().unwrap().take(&host, &hb);
         self.events.lock().unwrap().extend(events);
@@ -365,4 +375,51 @@ async fn an_agent_without_isolation_addresses_or_instance_monitor_keeps_running(
     tokio::time::sleep(500 * MS).await;
     assert!(!run.is_finished(), "the agent stopped on its own");
     run.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_stop_feeding_watchdog_is_applied_the_watchdog_is_never_fed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let fed = dir.path().join("fed");
+    let feed = script(dir.path(), "feed", &format!("echo x >> {}", fed.display()));
+    let sink = sink(&["cmp-01"]);
+    let url = serve(sink.clone()).await;
+    *sink.peers.lock().unwrap() = vec![PeerInfo {
+        host: "cmp-02".into(),
+        probe: Some(closed_port().await.to_string()),
+    }];
+    let mut c = config(&url);
+    c.watchdog.feed_command = vec![feed];
+    c.isolation.response = IsolationResponse::StopFeedingWatchdog;
+    c.validate().unwrap();
+    let agent = lazarus_agent::start(c, "cmp-01".into(), token("cmp-01"))
+        .await
+        .unwrap();
+    let feeds = || {
+        std::fs::read_to_string(&fed)
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    };
+    eventually("fed while the controller answers", || feeds() >= 3).await;
+    *sink.unavailable.lock().unwrap() = true;
+    eventually("isolated", || agent.status().isolation_applied).await;
+    *sink.unavailable.lock().unwrap() = false;
+    eventually("the controller hears it again", || {
+        agent.status().controller_heard
+    })
+    .await;
+    let after = feeds();
+    tokio::time::sleep(600 * MS).await;
+    assert!(!agent.status().feeding);
+    assert_eq!(feeds(), after, "fed after the isolation response");
+    let reported = sink
+        .isolation_reports
+        .lock()
+        .unwrap()
+        .contains(&"stop-feeding-watchdog".to_owned());
+    assert!(
+        reported,
+        "the applied response is reported once the controller hears the agent"
+    );
+    agent.shutdown().await;
 }
