@@ -76,7 +76,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -u admin:wrong \
 [ "$code" = 401 ] || fail "wrong password answered $code, not 401"
 
 step "boot a server on compute1"
-"$DC" openstack server create --image cirros --flavor m1.tiny --network none \
+"$DC" openstack server create --image cirros --flavor m1.tiny --nic none \
     --availability-zone nova:compute1 --wait netns-smoke -f value -c id > /dev/null
 host=$("$DC" openstack server show netns-smoke -f value -c OS-EXT-SRV-ATTR:host)
 [ "$host" = compute1 ] || fail "server is on $host, not compute1"
