@@ -51,11 +51,12 @@ fn seeds_of_fixed_findings_stay_clean() {
 }
 
 #[test]
-fn seeds_of_open_findings_stay_clean() {
-    // Open at engine 3742898. F9: a stale instance read fails the attempt just sent.
+fn seeds_of_the_latest_findings_stay_clean() {
+    // F9 (fixed in 1070341): a stale instance read fails the attempt just sent.
     assert_clean(869, &SimConfig::default(), "F9");
     assert_clean(2170, &more_faults(), "F9");
-    // F10: a blind controller in a small segment keeps counting the watchdog promise.
+    // F10 (fixed in 50d7db6): a blind controller in a small segment keeps counting the
+    // watchdog promise.
     let small = SimConfig {
         hosts: 3,
         max_faults: 5,
