@@ -571,7 +571,9 @@ async fn supervisor_loop(inner: Arc<Inner>) {
             Err(_) => false,
         };
         if let Some(silent) = apply {
-            apply_isolation_response(&inner, silent).await;
+            // In its own task: a slow power-off command must not hold up the feed.
+            let inner = inner.clone();
+            tokio::spawn(async move { apply_isolation_response(&inner, silent).await });
         }
         if feed {
             let mut w = inner.watchdog.lock().await;

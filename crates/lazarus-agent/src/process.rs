@@ -79,6 +79,9 @@ pub struct ProcessWatch {
     can_restart: bool,
     grace: std::time::Duration,
     status: Option<ProcessStatus>,
+    /// The last definite answer (running, stopped, absent): a failed check between two
+    /// "stopped" is not a new failure.
+    definite: Option<ProcessStatus>,
     restarted_at: Option<Instant>,
     failure_reported: bool,
 }
@@ -92,6 +95,7 @@ impl ProcessWatch {
             can_restart: !c.restart_command.is_empty(),
             grace: c.restart_grace,
             status: None,
+            definite: None,
             restarted_at: None,
             failure_reported: false,
         }
@@ -104,7 +108,11 @@ impl ProcessWatch {
 
     /// Takes a check's result.
     pub fn observe(&mut self, now: Instant, status: ProcessStatus) -> Vec<Step> {
-        let before = self.status.replace(status);
+        self.status = Some(status);
+        if status == ProcessStatus::Unknown {
+            return Vec::new();
+        }
+        let before = self.definite.replace(status);
         let process = self.process;
         let mut steps = Vec::new();
         match status {
@@ -138,7 +146,7 @@ impl ProcessWatch {
 
     /// The controller asked for a restart.
     pub fn restart_requested(&mut self, now: Instant) -> Vec<Step> {
-        match self.status {
+        match self.definite {
             Some(ProcessStatus::Running) | Some(ProcessStatus::Absent) => Vec::new(),
             Some(ProcessStatus::Stopped) | Some(ProcessStatus::Unknown) | None => {
                 if self.restart_due(now) {
@@ -233,6 +241,15 @@ mod tests {
         assert!(w.observe(Instant::now(), ProcessStatus::Stopped).is_empty());
         // After the grace the controller may ask again.
         assert_eq!(w.restart_requested(Instant::now()), vec![Step::Restart]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_check_between_two_stopped_is_not_a_new_failure() {
+        let mut w = watch();
+        assert_eq!(w.observe(Instant::now(), ProcessStatus::Stopped).len(), 2);
+        assert!(w.observe(Instant::now(), ProcessStatus::Unknown).is_empty());
+        assert_eq!(w.status(), ProcessStatus::Unknown);
+        assert!(w.observe(Instant::now(), ProcessStatus::Stopped).is_empty());
     }
 
     #[tokio::test(start_paused = true)]
