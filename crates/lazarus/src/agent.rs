@@ -18,6 +18,10 @@ pub struct AgentArgs {
     /// etc/lazarus-agent.toml). Without one, the defaults apply.
     #[arg(long, short, env = "LAZARUS_AGENT_CONFIG")]
     config: Option<PathBuf>,
+    /// This host's name, overriding the configuration's `host` (the devcloud's agent
+    /// hook sets LAZARUS_HOST).
+    #[arg(long, env = "LAZARUS_HOST")]
+    host: Option<String>,
     /// Check the configuration and the token file, print the effective configuration
     /// and exit.
     #[arg(long)]
@@ -33,13 +37,16 @@ pub fn run(args: &AgentArgs) -> ExitCode {
             c.validate().map(|()| c)
         }
     };
-    let config = match config {
+    let mut config = match config {
         Ok(c) => c,
         Err(e) => {
             eprintln!("lazarus agent: {e}");
             return ExitCode::from(USAGE);
         }
     };
+    if let Some(h) = &args.host {
+        config.host.clone_from(h);
+    }
     let host = match host_name(&config.host) {
         Ok(h) => h,
         Err(e) => {
