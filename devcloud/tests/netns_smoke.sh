@@ -5,7 +5,8 @@
 # reads Off, no process left in its namespace, Nova sees it down once forced
 # down), power it on (nova-compute reports, service up), cut compute2 from the
 # controller only (host<->host still connects, controller<->host does not),
-# restore it, tear everything down. Prints the figures as JSON at the end.
+# restore it, tear everything down. A stand-in agent (fake_agent.py, through
+# the DEVCLOUD_AGENT_CMD hook) runs in each host and dies and returns with it. Prints the figures as JSON at the end.
 #
 #   devcloud/tests/netns_smoke.sh          # needs root and iproute2
 #   KEEP=1 devcloud/tests/netns_smoke.sh   # leave the cloud up afterwards
@@ -22,7 +23,8 @@ KEYSTONE_PORT=$((5000 + DEVCLOUD_PORT_OFFSET))
 NS1=dc$K-compute1 NS2=dc$K-compute2
 ADDR1=$PREFIX.1.2 ADDR2=$PREFIX.2.2
 PY=${PYTHON:-python3}
-LISTENERS=()
+# The agent hook, with a stand-in agent listening on each host's address:7777.
+export DEVCLOUD_AGENT_CMD="exec $PY $REPO/devcloud/tests/fake_agent.py"
 
 step() { printf '\n== %s\n' "$*"; }
 fail() { echo "netns_smoke: FAILED: $*" >&2; exit 1; }
@@ -30,7 +32,6 @@ now() { date +%s.%N; }
 since() { echo "$(now) - $1" | bc -l | xargs printf '%.2f'; }
 
 cleanup() {
-    for p in "${LISTENERS[@]}"; do kill "$p" 2>/dev/null || true; done
     if [ -z "${KEEP:-}" ]; then "$DC" down || true; fi
 }
 trap cleanup EXIT
@@ -41,17 +42,6 @@ connect() {
     local cmd=("$PY" -c "import socket; socket.create_connection(('$host', $port), timeout=2).close()")
     if [ -n "$ns" ]; then ip netns exec "$ns" "${cmd[@]}" 2>/dev/null
     else "${cmd[@]}" 2>/dev/null; fi
-}
-
-# listen NS ADDR PORT: a TCP listener inside a host (stands in for a peer agent).
-listen() {
-    ip netns exec "$1" "$PY" -c "
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('$2', $3)); s.listen(16)
-while True: s.accept()[0].close()" &
-    LISTENERS+=($!)
-    sleep 0.5
 }
 
 service_state() {   # state of HOST's nova-compute: up or down
@@ -69,6 +59,7 @@ NETNS_UP_S=$("$PY" -c "import json; print(json.load(open('$DEVCLOUD_DIR/timings.
 grep -q '^\[bmc.hosts.compute1\]' "$DEVCLOUD_DIR/bmc.toml" || fail "bmc-config lacks compute1"
 [ "$(stat -c %a "$DEVCLOUD_DIR/bmc/compute1.password")" = 600 ] || fail "BMC password file is not 0600"
 [ "$("$DC" power-status compute1)" = On ] || fail "compute1 does not read On"
+connect "" "$ADDR1" 7777 || fail "compute1's agent (DEVCLOUD_AGENT_CMD) does not answer"
 
 step "the BMC refuses a wrong password"
 code=$(curl -s -o /dev/null -w '%{http_code}' -u admin:wrong \
@@ -88,6 +79,7 @@ t=$(now)
 OFF_S=$(since "$t")
 [ "$("$DC" power-status compute1)" = Off ] || fail "compute1 does not read Off"
 [ -z "$(ip netns pids "$NS1")" ] || fail "processes left in $NS1: $(ip netns pids "$NS1")"
+! connect "" "$ADDR1" 7777 || fail "compute1's agent still answers after power-off"
 if "$DC" start-compute compute1 --no-wait 2>/dev/null; then
     fail "start-compute started a compute on a powered-off host"
 fi
@@ -100,18 +92,17 @@ t=$(now)
 "$DC" power-on compute1
 ON_S=$(since "$t")
 [ "$("$DC" power-status compute1)" = On ] || fail "compute1 does not read On"
+connect "" "$ADDR1" 7777 || fail "compute1's agent did not come back with power-on"
 "$DC" openstack --os-compute-api-version 2.11 compute service set --up \
     compute1 nova-compute
 [ "$(service_state compute1)" = up ] || fail "compute1's service is not up"
 
 step "cut compute2 from the controller only"
-listen "$NS2" "$ADDR2" 7777
 connect "$NS1" "$ADDR2" 7777 || fail "compute1 -> compute2 fails before the cut"
 connect "" "$ADDR2" 7777 || fail "controller -> compute2 fails before the cut"
 connect "$NS2" "$CONTROLLER" "$KEYSTONE_PORT" || fail "compute2 -> controller fails before the cut"
 "$DC" cut compute2 --from controller
 connect "$NS1" "$ADDR2" 7777 || fail "compute1 -> compute2 fails after a controller-only cut"
-listen "$NS1" "$ADDR1" 7777
 connect "$NS2" "$ADDR1" 7777 || fail "compute2 -> compute1 fails after a controller-only cut"
 ! connect "" "$ADDR2" 7777 || fail "controller -> compute2 still connects"
 ! connect "$NS2" "$CONTROLLER" "$KEYSTONE_PORT" || fail "compute2 -> controller still connects"
@@ -129,8 +120,6 @@ connect "$NS1" "$ADDR2" 7777 || fail "compute1 -> compute2 fails after restore"
 
 step "clean up"
 "$DC" openstack server delete --wait netns-smoke
-for p in "${LISTENERS[@]}"; do kill "$p" 2>/dev/null || true; done
-LISTENERS=()
 if [ -z "${KEEP:-}" ]; then
     "$DC" down
     trap - EXIT
