@@ -21,8 +21,12 @@ pub enum WatchdogFeed {
 /// The knobs of one simulation run. The seed decides everything else.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
-    /// Compute hosts in the (single) failover segment.
+    /// Compute hosts, in all.
     pub hosts: usize,
+    /// Failover segments the hosts are split into (contiguous runs of hosts, sizes
+    /// differing by at most one). More than one lets a rack partition hold a peer
+    /// majority of its segment while the controller still hears most of the cluster.
+    pub segments: usize,
     /// Instances created per host.
     pub instances_per_host: usize,
     /// Chance that a host is fenced by its agent's watchdog rather than its BMC.
@@ -68,6 +72,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         Self {
             hosts: 6,
+            segments: 2,
             instances_per_host: 4,
             watchdog_share: 0.25,
             watchdog_feed: WatchdogFeed::AckOrPeerQuorum,

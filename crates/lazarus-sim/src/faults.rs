@@ -31,6 +31,15 @@ pub enum Fault {
         /// How long it lasts.
         duration_ms: u64,
     },
+    /// A rack partition: these hosts (of one segment) lose the controller, Nova and
+    /// every other host together, but still reach one another. Holding a strict
+    /// majority of their segment, they keep feeding their watchdogs.
+    RackPartition {
+        /// The hosts of the rack.
+        hosts: Vec<usize>,
+        /// How long it lasts.
+        duration_ms: u64,
+    },
     /// The controller is cut from every host (its own network fails): the storm guard
     /// must hold it back.
     ControllerIsolated {
@@ -173,7 +182,42 @@ impl FaultPlan {
                 faults.push(ScheduledFault { at_ms, fault });
             }
         }
+        // Drawn after every other fault, so the plans of earlier versions are kept and
+        // a rack partition is only added to them.
+        if let Some(rack) = rack_partition(config, rng) {
+            faults.push(rack);
+        }
         faults.sort_by_key(|f| f.at_ms);
         Self { faults }
     }
+}
+
+/// With a chance of one in three, a rack partition: the smallest strict majority of one
+/// segment (so its hosts keep feeding their watchdogs through one another), if that
+/// many unheard hosts stay below the default storm guard (three or more, and more than
+/// 30 % of the cluster, engage it) — otherwise none, the guard would hold anyway.
+fn rack_partition(config: &SimConfig, rng: &mut SimRng) -> Option<ScheduledFault> {
+    if !rng.chance(1.0 / 3.0) {
+        return None;
+    }
+    let segments = config.segments.clamp(1, config.hosts.max(1));
+    let seg = rng.index(segments);
+    let members: Vec<usize> = (0..config.hosts)
+        .filter(|h| crate::scenario::segment_of(*h, config.hosts, config.segments) == seg)
+        .collect();
+    let size = members.len() / 2 + 1;
+    let storm = size >= 3 && size * 10 > config.hosts * 3;
+    if members.len() < 2 || storm {
+        return None;
+    }
+    let skip = rng.index(members.len() - size + 1);
+    let hosts = members.into_iter().skip(skip).take(size).collect();
+    let at_ms = rng.range(5_000, config.fault_phase_ms.max(10_000) - 5_000);
+    Some(ScheduledFault {
+        at_ms,
+        fault: Fault::RackPartition {
+            hosts,
+            duration_ms: rng.range(20_000, 180_000),
+        },
+    })
 }

@@ -1,4 +1,4 @@
-//! The cloud a seed starts from: one failover segment of hosts, with instances of
+//! The cloud a seed starts from: failover segments of hosts, with instances of
 //! varied flavors, priorities, states and server groups.
 
 use lazarus_core::model::{
@@ -10,8 +10,23 @@ use lazarus_core::{HostName, ServerGroupId};
 use crate::config::SimConfig;
 use crate::rng::SimRng;
 
-/// The segment every simulated host belongs to.
+/// The first segment (the only one when `segments` is 1).
 pub const SEGMENT: &str = "seg-sim";
+
+/// The segment index of host `i` of `hosts` split into `segments` contiguous runs.
+pub fn segment_of(i: usize, hosts: usize, segments: usize) -> usize {
+    let segments = segments.clamp(1, hosts.max(1));
+    i * segments / hosts.max(1)
+}
+
+/// The name of segment `k`.
+pub fn segment_name(k: usize) -> String {
+    if k == 0 {
+        SEGMENT.to_owned()
+    } else {
+        format!("{SEGMENT}-{k}")
+    }
+}
 
 /// A host's name from its index.
 pub fn host_name(i: usize) -> HostName {
@@ -29,7 +44,9 @@ pub fn cluster_for_seed(seed: u64, config: &SimConfig) -> Cluster {
 /// be absorbed, not so roomy that placement never matters.
 pub fn build_cluster(config: &SimConfig, rng: &mut SimRng) -> Cluster {
     let mut cluster = Cluster::new();
-    cluster.upsert_segment(Segment::new(SEGMENT, "simulated"));
+    for k in 0..config.segments.clamp(1, config.hosts.max(1)) {
+        cluster.upsert_segment(Segment::new(segment_name(k).as_str(), "simulated"));
+    }
     let group = ServerGroupId::new("sg-anti");
     cluster.upsert_server_group(ServerGroup {
         id: group.clone(),
@@ -38,7 +55,7 @@ pub fn build_cluster(config: &SimConfig, rng: &mut SimRng) -> Cluster {
     for i in 0..config.hosts {
         let mut host = Host::new(
             host_name(i),
-            SEGMENT,
+            segment_name(segment_of(i, config.hosts, config.segments)).as_str(),
             Capacity::with_default_ratios(8, 32_768, 400),
         );
         if rng.chance(config.watchdog_share) {

@@ -84,6 +84,7 @@ enum Happening {
 #[derive(Debug)]
 enum Heal {
     Partition(usize, PartitionKind),
+    Rack(Vec<usize>),
     ControllerIsolation,
     Bmc(usize),
     Nova,
@@ -510,7 +511,12 @@ impl<'c> Sim<'c> {
 
     fn host_tick(&mut self, h: usize) {
         let now = self.queue.now_ms();
-        let n = self.world.hosts.len();
+        let hosts = self.world.hosts.len();
+        let segments = self.config.segments;
+        let seg = scenario::segment_of(h, hosts, segments);
+        // The agent's segment: itself and the peers the controller lists (its segment).
+        let same_segment = |p: usize| scenario::segment_of(p, hosts, segments) == seg;
+        let n = (0..hosts).filter(|p| same_segment(*p)).count();
         let Some(host) = self.world.hosts.get(h) else {
             return;
         };
@@ -524,6 +530,7 @@ impl<'c> Sim<'c> {
         let mut peers = BTreeSet::new();
         for (p, peer) in self.world.hosts.iter().enumerate() {
             if p != h
+                && same_segment(p)
                 && peer.is_up()
                 && peer.agent_alive
                 && net.delivers(me, Node::Host(p))
@@ -832,6 +839,16 @@ impl<'c> Sim<'c> {
                 self.queue
                     .after(duration_ms, Happening::Heal(Heal::Partition(host, kind)));
             }
+            Fault::RackPartition {
+                ref hosts,
+                duration_ms,
+            } => {
+                for (a, b) in self.world.network.links_of_rack(hosts) {
+                    self.world.network.cut(a, b);
+                }
+                self.queue
+                    .after(duration_ms, Happening::Heal(Heal::Rack(hosts.clone())));
+            }
             Fault::ControllerIsolated { duration_ms } => {
                 for h in 0..self.world.hosts.len() {
                     for (a, b) in self
@@ -918,6 +935,11 @@ impl<'c> Sim<'c> {
         match heal {
             Heal::Partition(host, kind) => {
                 for (a, b) in self.world.network.links_of(host, kind) {
+                    self.world.network.heal(a, b);
+                }
+            }
+            Heal::Rack(hosts) => {
+                for (a, b) in self.world.network.links_of_rack(&hosts) {
                     self.world.network.heal(a, b);
                 }
             }

@@ -27,6 +27,8 @@ fn config(watchdog: bool, faults: Vec<(u64, Fault)>) -> SimConfig {
                 .collect(),
         )),
         full_log: true,
+        // The stories below were written for one segment of six hosts.
+        segments: 1,
         // The engine alone: no person steps in (the operator has scenarios of its own).
         operator: false,
         manual_share: 0.0,
@@ -411,4 +413,45 @@ fn many_monitor_reports_of_one_failure_make_one_recovery() {
         .iter()
         .any(|(_, a)| a.kind == AlertKind::DuplicateReport));
     assert!(victim_instances_run_elsewhere(&o));
+}
+
+/// A rack of three hosts of a five-host segment loses its uplink (controller, Nova and
+/// the other two hosts) for two and a half minutes, in a ten-host cluster so that three
+/// unheard hosts stay below the storm guard. The three still reach one another, a
+/// strict majority of their segment, so their watchdogs are fed and they keep running
+/// their instances: none of them may be evacuated (seed 11 showed two live copies with
+/// the engine before the fix, docs/sim-findings.md F11).
+#[test]
+fn a_rack_partition_that_holds_its_segment_majority_is_never_evacuated() {
+    let config = SimConfig {
+        hosts: 10,
+        segments: 2,
+        ..config(
+            true,
+            vec![(
+                20_000,
+                Fault::RackPartition {
+                    hosts: vec![0, 1, 2],
+                    duration_ms: 150_000,
+                },
+            )],
+        )
+    };
+    let o = run_config(&config);
+    for h in ["cmp-00", "cmp-01", "cmp-02"] {
+        assert_eq!(
+            evacuations_from(&o, &HostName::from(h)),
+            0,
+            "{}",
+            o.event_log.render()
+        );
+    }
+    // The controller cannot confirm their fencing and says so.
+    assert!(
+        o.history.alerts.iter().any(|(_, a)| a.kind
+            == AlertKind::FenceUnconfirmed
+            && a.severity == Severity::Critical),
+        "{}",
+        o.event_log.render()
+    );
 }

@@ -85,6 +85,27 @@ impl Network {
     }
 }
 
+impl Network {
+    /// The links a rack partition cuts: every host of `rack` loses the controller,
+    /// Nova and every host outside the rack, both ways, but still reaches the others
+    /// of the rack (a top-of-rack switch that lost its uplink).
+    pub fn links_of_rack(&self, rack: &[usize]) -> Vec<(Node, Node)> {
+        let mut v = Vec::new();
+        for &h in rack {
+            let me = Node::Host(h);
+            for other in [Node::Controller, Node::Nova] {
+                v.push((me, other));
+                v.push((other, me));
+            }
+            for p in (0..self.hosts).filter(|p| !rack.contains(p)) {
+                v.push((me, Node::Host(p)));
+                v.push((Node::Host(p), me));
+            }
+        }
+        v
+    }
+}
+
 /// What a partition around one host cuts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PartitionKind {
@@ -122,5 +143,20 @@ mod tests {
         assert!(links.contains(&(Node::Host(0), Node::Host(2))));
         assert!(links.contains(&(Node::Nova, Node::Host(0))));
         assert_eq!(links.len(), 8);
+    }
+
+    #[test]
+    fn a_rack_keeps_its_own_links_and_loses_every_other() {
+        let mut n = Network::new(5);
+        for (a, b) in n.links_of_rack(&[0, 1]) {
+            n.cut(a, b);
+        }
+        assert!(n.delivers(Node::Host(0), Node::Host(1)));
+        assert!(n.delivers(Node::Host(1), Node::Host(0)));
+        assert!(!n.delivers(Node::Host(0), Node::Controller));
+        assert!(!n.delivers(Node::Controller, Node::Host(1)));
+        assert!(!n.delivers(Node::Host(2), Node::Host(1)));
+        assert!(!n.delivers(Node::Nova, Node::Host(0)));
+        assert!(n.delivers(Node::Host(2), Node::Controller));
     }
 }
