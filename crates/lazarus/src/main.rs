@@ -13,7 +13,7 @@ mod simulate;
 #[command(name = "lazarus", version, about)]
 struct Cli {
     #[command(subcommand)]
-    command: Option<Commands>,
+    command: Commands,
 }
 
 /// The subcommands.
@@ -35,10 +35,9 @@ enum Commands {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Commands::Controller(args)) => controller::run(&args),
-        Some(Commands::Agent(args)) => agent::run(&args),
-        Some(Commands::Simulate(args)) => simulate::run(&args),
-        Some(Commands::Operator(command)) => lazarus_cli::run(command),
-        None => ExitCode::SUCCESS,
+        Commands::Controller(args) => controller::run(&args),
+        Commands::Agent(args) => agent::run(&args),
+        Commands::Simulate(args) => simulate::run(&args),
+        Commands::Operator(command) => lazarus_cli::run(command),
     }
 }
