@@ -21,7 +21,7 @@ use storm::StormGuard;
 use crate::event::{Heartbeat, NovaService, PowerState};
 use crate::model::Cluster;
 use crate::policy::{DetectorPolicy, StormPolicy};
-use crate::{HostName, Timestamp};
+use crate::{HostName, SegmentId, Timestamp};
 
 /// A verdict that changed on a tick.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +58,11 @@ pub struct Detector {
     /// The last moment the controller was blind (starting up, or the storm guard
     /// engaged): what a host did before it is unknown.
     last_blind: Timestamp,
+    /// Segment ids, by the index the hosts' signals hold.
+    segment_index: HashMap<SegmentId, usize>,
+    /// Per segment, reused on every tick: (member hosts, members heard within
+    /// `suspect_after`).
+    segment_tally: Vec<(usize, usize)>,
 }
 
 impl Detector {
@@ -69,6 +74,8 @@ impl Detector {
             hosts: Vec::with_capacity(cluster.host_count()),
             index: HashMap::with_capacity(cluster.host_count()),
             last_blind: Timestamp::ZERO,
+            segment_index: HashMap::new(),
+            segment_tally: Vec::new(),
         };
         d.sync_hosts(cluster);
         d
@@ -77,22 +84,27 @@ impl Detector {
     /// Adds hosts the cluster gained and refreshes maintenance flags and fence methods.
     pub fn sync_hosts(&mut self, cluster: &Cluster) {
         for h in cluster.hosts() {
+            let next = self.segment_index.len();
+            let segment = *self.segment_index.entry(h.segment.clone()).or_insert(next);
             match self.index.get(&h.name) {
                 Some(&i) => {
                     let s = &mut self.hosts[i];
                     s.on_maintenance = h.on_maintenance;
                     s.fence_method = h.fence_method;
+                    s.segment = segment;
                 }
                 None => {
                     self.index.insert(h.name.clone(), self.hosts.len());
                     self.hosts.push(HostSignals::new(
                         h.name.clone(),
+                        segment,
                         h.fence_method,
                         h.on_maintenance,
                     ));
                 }
             }
         }
+        self.segment_tally.resize(self.segment_index.len(), (0, 0));
     }
 
     /// The detector's policy.
@@ -107,6 +119,7 @@ impl Detector {
             return false;
         };
         self.hosts[i].last_heard = Some(now);
+        self.hosts[i].last_received = Some(now);
         for peer in &hb.reachable_peers {
             if peer == &hb.host {
                 continue;
@@ -172,6 +185,15 @@ impl Detector {
         self.last_blind
     }
 
+    /// The last tick on which the controller could not have known that a host was
+    /// unable to feed its watchdog through its peers: it heard fewer than half of the
+    /// host's segment (the host counted in). `Timestamp::ZERO` if never, or unknown host.
+    pub fn last_unwitnessed(&self, host: &HostName) -> Timestamp {
+        self.index
+            .get(host)
+            .map_or(Timestamp::ZERO, |&i| self.hosts[i].last_unwitnessed)
+    }
+
     /// The last time a peer reported reaching a host.
     pub fn last_peer_seen(&self, host: &HostName) -> Option<Timestamp> {
         self.index
@@ -223,6 +245,34 @@ impl Detector {
         // its watchdog through them.
         if hold || storm.is_some() || heard.saturating_mul(2) < monitored {
             self.last_blind = self.last_blind.max(now);
+        }
+
+        // Pass 1b: per segment, how many members the controller really hears; a host
+        // whose heard segment peers are fewer than half its segment (itself counted)
+        // may hold a strict majority with peers the controller does not hear, so its
+        // watchdog promise cannot be witnessed on this tick (docs/core.md, "The
+        // watchdog promise").
+        self.segment_tally.iter_mut().for_each(|t| *t = (0, 0));
+        for s in &self.hosts {
+            if let Some(t) = self.segment_tally.get_mut(s.segment) {
+                t.0 += 1;
+                if s.last_received
+                    .is_some_and(|l| now.saturating_since(l) < suspect_after)
+                {
+                    t.1 += 1;
+                }
+            }
+        }
+        for s in &mut self.hosts {
+            let (members, heard_members) =
+                self.segment_tally.get(s.segment).copied().unwrap_or((1, 0));
+            let own = s
+                .last_received
+                .is_some_and(|l| now.saturating_since(l) < suspect_after);
+            let heard_peers = heard_members.saturating_sub(usize::from(own));
+            if heard_peers.saturating_mul(2) < members {
+                s.last_unwitnessed = now;
+            }
         }
 
         // Pass 2: verdicts.

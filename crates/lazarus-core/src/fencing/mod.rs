@@ -104,15 +104,43 @@ impl Engine {
         Some(last.max(peers).max(self.detector.last_blind()))
     }
 
+    /// The last moment the controller could not witness that the host was unable to
+    /// feed its watchdog through a peer majority it does not hear (a rack cut off
+    /// together): the promise also counts from there.
+    fn watchdog_unwitnessed(&self, host: &HostName) -> Timestamp {
+        self.detector.last_unwitnessed(host)
+    }
+
     /// Confirms the watchdog fence if its promise is kept, or waits for it.
     ///
     /// Guarantees: never confirmed while the storm guard is engaged, nor before
     /// `watchdog_timeout + margin` after the latest moment the host may have fed its
-    /// watchdog.
+    /// watchdog — which includes every moment the controller heard fewer than half of
+    /// the host's segment (the host could have held a majority with unheard peers).
+    /// When only that keeps the promise from being kept, a critical alert is raised
+    /// once (fencing cannot be confirmed) and the wait goes on.
     fn await_watchdog(&mut self, now: Timestamp, host: &HostName, out: &mut Vec<Command>) {
         let safe_after = self.config.fencing.watchdog_safe_after();
         match self.watchdog_base(host) {
-            Some(base) => {
+            Some(seen) => {
+                let base = seen.max(self.watchdog_unwitnessed(host));
+                // Kept but for the segment peers the controller does not hear: it may
+                // never be (the host may be running with its rack); say so once.
+                if base > seen
+                    && seen.saturating_add(safe_after) <= now
+                    && !self.detector.storm_engaged()
+                    && self
+                        .recoveries
+                        .get(host)
+                        .is_some_and(|r| !r.record.fence.gave_up)
+                {
+                    self.give_up_fencing(
+                        now,
+                        host,
+                        "its watchdog promise cannot be checked: the controller hears fewer than half of its segment, so it may still be feeding its watchdog through peers cut off with it (a rack partition); it is confirmed once the controller hears enough of its segment again for the watchdog timeout plus margin, or confirm it is off yourself (or give it a BMC)".to_owned(),
+                        out,
+                    );
+                }
                 let at = base.saturating_add(safe_after);
                 if at <= now && !self.detector.storm_engaged() {
                     self.confirm_fence(
