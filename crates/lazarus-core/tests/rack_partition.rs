@@ -2,6 +2,8 @@
 //! own peer majority: its watchdog promise must not be taken as kept (F11 in
 //! docs/sim-findings.md; the argument is in docs/core.md, "The watchdog promise").
 
+#![allow(clippy::expect_used)]
+
 mod common;
 
 use common::*;
@@ -29,7 +31,7 @@ fn two_segments() -> Fixture {
                 "seg-b",
                 Capacity::with_default_ratios(16, 32768, 500),
             ))
-            .unwrap();
+            .expect("segment seg-b was just added");
     }
     fx
 }
