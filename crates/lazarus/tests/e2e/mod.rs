@@ -445,7 +445,7 @@ pub struct Scene {
 impl Scene {
     pub async fn begin(name: &str) -> Self {
         let client = admin().await;
-        let lock = CloudLock::acquire(name, Duration::from_secs(1800));
+        let lock = CloudLock::acquire(name, Duration::from_secs(1200));
         restore(&client).await;
         // 20 servers need more than Nova's default quota of 10 instances.
         devcloud::devcloud(&[
