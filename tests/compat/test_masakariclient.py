@@ -7,6 +7,7 @@ environment; skipped otherwise.
 """
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -33,7 +34,10 @@ def run(api: str, args, version: str | None = None) -> subprocess.CompletedProce
     cmd = [str(OPENSTACK), "--os-auth-type", "none", "--os-endpoint", f"{api}/v1"]
     if version:
         cmd += ["--os-ha-api-version", version]
-    return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=120)
+    # An OS_CLOUD / OS_AUTH_URL left in the environment (scripts/test exports the
+    # devcloud's) would make openstackclient mix Keystone options into auth type none.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=120, env=env)
 
 
 def osc(api: str, *args: str, version: str | None = None):
