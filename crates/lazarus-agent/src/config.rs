@@ -71,10 +71,10 @@ pub struct ControllerSection {
     /// The file holding this host's token.
     pub token_file: PathBuf,
     /// How often a heartbeat is sent (the controller's `engine.detector.heartbeat_interval`).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub heartbeat_interval: Duration,
     /// Time limit of one heartbeat request.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
 }
 
@@ -96,10 +96,10 @@ pub struct PeersSection {
     /// Where this agent answers its peers' probes (UDP).
     pub listen: SocketAddr,
     /// How often each peer is probed.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub probe_interval: Duration,
     /// A peer is reachable if it answered within this.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub reachable_window: Duration,
     /// The port used for a peer the controller names without a probe address
     /// (`<host>:<port>`, resolved by DNS).
@@ -125,7 +125,7 @@ impl Default for PeersSection {
 #[serde(default, deny_unknown_fields)]
 pub struct ProcessesSection {
     /// How often each process is checked.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub check_interval: Duration,
     /// nova-compute.
     pub nova_compute: ProcessConfig,
@@ -178,7 +178,7 @@ pub struct ProcessConfig {
     /// Restart on its own when seen stopped (also on the controller's command).
     pub auto_restart: bool,
     /// After a restart, how long before "still stopped" is a restart failure.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub restart_grace: Duration,
 }
 
@@ -249,10 +249,10 @@ pub struct IsolationSection {
     /// is heard.
     pub addresses: Vec<String>,
     /// Time limit of one address check.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub check_timeout: Duration,
     /// Hearing nothing (controllers, peers, addresses) for this long is isolation.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub isolation_time: Duration,
     /// What to do when isolated.
     pub response: IsolationResponse,
@@ -309,13 +309,13 @@ pub struct WatchdogSection {
     pub feed_command: Vec<String>,
     /// The device's timeout (set by its driver, e.g. `softdog soft_margin=30`); must
     /// not exceed the controller's `engine.fencing.watchdog_timeout`. Reported only.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub timeout: Duration,
     /// How often the feed rule is evaluated (and the watchdog fed if it holds).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub feed_interval: Duration,
     /// A controller answer within this counts for the feed rule.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub controller_window: Duration,
 }
 

@@ -11,7 +11,6 @@
 pub mod agent;
 pub mod command;
 pub mod config;
-pub mod duration;
 pub mod instances;
 pub mod isolation;
 pub mod peers;

@@ -57,7 +57,7 @@ pub struct BmcSection {
     /// Time limit of one BMC call (power-off, power-on or read), retries included.
     /// The default, 20 s, leaves room for a driver's own retries (Redfish: 5 s per
     /// request, 2 retries after 0.5 s and 1 s).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub call_timeout: Duration,
     /// Each host's BMC, by the host's Nova name.
     pub hosts: BTreeMap<HostName, HostBmc>,
@@ -194,16 +194,16 @@ pub struct RedfishConfig {
     #[serde(default)]
     pub insecure: bool,
     /// Time limit of one HTTP request.
-    #[serde(default = "default_redfish_request_timeout", with = "crate::duration")]
+    #[serde(default = "default_redfish_request_timeout", with = "humantime_serde")]
     pub request_timeout: Duration,
     /// Time limit to open a connection.
-    #[serde(default = "default_connect_timeout", with = "crate::duration")]
+    #[serde(default = "default_connect_timeout", with = "humantime_serde")]
     pub connect_timeout: Duration,
     /// Retries of one request on a connection error, timeout or 500/502/503/504.
     #[serde(default = "default_retries")]
     pub retries: u32,
     /// First retry delay, doubled each time.
-    #[serde(default = "default_retry_delay", with = "crate::duration")]
+    #[serde(default = "default_retry_delay", with = "humantime_serde")]
     pub retry_delay: Duration,
 }
 
@@ -232,7 +232,7 @@ pub struct IpmiConfig {
     #[serde(default)]
     pub cipher_suite: Option<u8>,
     /// `ipmitool -N`, whole seconds.
-    #[serde(default = "default_ipmi_request_timeout", with = "crate::duration")]
+    #[serde(default = "default_ipmi_request_timeout", with = "humantime_serde")]
     pub request_timeout: Duration,
     /// `ipmitool -R`.
     #[serde(default = "default_retries")]

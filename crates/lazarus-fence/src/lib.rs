@@ -23,7 +23,6 @@
 //! one.
 
 mod config;
-mod duration;
 mod error;
 pub mod fence;
 mod fleet;
