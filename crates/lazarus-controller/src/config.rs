@@ -50,6 +50,10 @@ pub enum ConfigError {
     /// The cloud could not be configured from clouds.yaml / `OS_*`.
     #[error("invalid configuration: openstack: {0}")]
     Cloud(#[from] lazarus_openstack::ConfigError),
+    /// A `[bmc.hosts.X]` entry cannot make a driver (bad address, unreadable password
+    /// or CA file...).
+    #[error("invalid configuration: bmc: {0}")]
+    Bmc(#[from] lazarus_fence::ConfigError),
 }
 
 /// Everything the controller is configured with.
@@ -76,6 +80,9 @@ pub struct Config {
     pub metrics: MetricsSection,
     /// Logging.
     pub log: LogSection,
+    /// The BMC of each host fenced by power (`[bmc.hosts.<nova name>]`); a host listed
+    /// here is fenced by `bmc` unless its `control_attributes` name another method.
+    pub bmc: lazarus_fence::BmcSection,
 }
 
 /// How API callers are authenticated.
@@ -650,6 +657,12 @@ impl Config {
             return Err(invalid("instances.priority_key", "must not be empty"));
         }
         self.engine_config().validate()?;
+        if self.bmc.call_timeout.is_zero() {
+            return Err(invalid("bmc.call_timeout", "must be greater than zero"));
+        }
+        // Builds the drivers (reads password and CA files) only to refuse a bad entry
+        // now, with exit code 2, rather than at the first fence.
+        lazarus_fence::Fleet::from_config(&self.bmc)?;
         Ok(())
     }
 

@@ -280,8 +280,14 @@ pub fn apply(
             aggregates: existing.map(|e| e.aggregates).unwrap_or_default(),
             capacity,
             usage,
-            fence_method: fence_method_of(&h.control_attributes)
-                .unwrap_or_else(|| config.hosts.fence_method.into()),
+            // A host with a BMC entry is fenced by it unless its attributes say otherwise.
+            fence_method: fence_method_of(&h.control_attributes).unwrap_or_else(|| {
+                if config.bmc.hosts.contains_key(&name) {
+                    FenceMethod::Bmc
+                } else {
+                    config.hosts.fence_method.into()
+                }
+            }),
         };
         if let Err(e) = cluster.upsert_host(host) {
             tracing::warn!(host = %name, error = %e, "host not added to the model");
@@ -408,6 +414,36 @@ mod tests {
             servers: BTreeMap::from([(HostName::from("c1"), servers)]),
             ..Inventory::default()
         }
+    }
+
+    #[test]
+    fn a_host_with_a_bmc_entry_is_fenced_by_bmc_unless_its_attributes_say_otherwise() {
+        let config = Config::parse(
+            r#"
+[bmc.hosts.c1]
+driver = "redfish"
+address = "http://127.0.0.1:1"
+username = "u"
+password = "p"
+[bmc.hosts.c3]
+driver = "redfish"
+address = "http://127.0.0.1:1"
+username = "u"
+password = "p"
+"#,
+        )
+        .unwrap();
+        config.validate().unwrap();
+        let mut cluster = Cluster::new();
+        let mut inv = inventory(vec![]);
+        inv.hosts.push(host("c3", "fence_method=manual"));
+        apply(&mut cluster, &inv, &config, &config.engine.recovery, |_| {
+            false
+        });
+        let method = |h: &str| cluster.host(&HostName::from(h)).unwrap().fence_method;
+        assert_eq!(method("c1"), FenceMethod::Bmc);
+        assert_eq!(method("c2"), FenceMethod::Bmc);
+        assert_eq!(method("c3"), FenceMethod::Manual);
     }
 
     #[test]

@@ -40,7 +40,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 pub use config::Config;
 
 use crate::effects::Effects;
-use crate::fencer::{Fencer, NoBmc};
+use crate::fencer::Fencer;
 use crate::journal::{Journal, RecoveryIndex};
 use crate::metrics::Metrics;
 use crate::nova::Liveness;
@@ -78,6 +78,10 @@ pub enum RunError {
     /// The HTTP server failed.
     #[error("the API server failed: {0}")]
     Serve(std::io::Error),
+    /// The configuration was refused (the binary validates first, so only a file that
+    /// changed in between, such as a BMC password file, gets here).
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
 }
 
 /// What `/ready` reports on, updated by the tasks that know.
@@ -144,6 +148,19 @@ pub async fn run<C: Cloud + std::fmt::Debug + 'static>(
     config: Config,
     cloud: C,
     auth: Arc<dyn Authenticator>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let fencer = fencer::from_config(&config.bmc).map_err(config::ConfigError::from)?;
+    run_with_fencer(config, cloud, auth, fencer, shutdown).await
+}
+
+/// [`run`] with a fencer of the caller's (tests: stand-in BMCs) instead of the one
+/// `[bmc]` describes; `config.bmc.hosts` still decides which hosts default to `bmc`.
+pub async fn run_with_fencer<C: Cloud + std::fmt::Debug + 'static>(
+    config: Config,
+    cloud: C,
+    auth: Arc<dyn Authenticator>,
+    fencer: Arc<dyn Fencer>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let config = Arc::new(config);
@@ -234,7 +251,6 @@ pub async fn run<C: Cloud + std::fmt::Debug + 'static>(
     let liveness = Arc::new(Mutex::new(Liveness::new(config.openstack.report_interval)));
     let (report_tx, report_rx) = mpsc::channel(INBOX);
     let reporter = tokio::spawn(reporter::run(Arc::clone(&store), report_rx));
-    let fencer: Arc<dyn Fencer> = Arc::new(NoBmc);
     let effects = Arc::new(Effects {
         cloud: Arc::clone(&cloud),
         fencer,
