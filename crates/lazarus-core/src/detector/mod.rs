@@ -161,14 +161,20 @@ impl Detector {
     }
 
     /// Marks a host as under recovery (its verdict stays a failure until released) or
-    /// releases it (it is judged afresh, from its next heartbeat).
-    pub fn set_under_recovery(&mut self, host: &HostName, under: bool) {
+    /// releases it at `now`: it is judged afresh, from its next heartbeat — or from
+    /// the heartbeat that was just heard (within `suspect_after`), which is what
+    /// usually calls a recovery off: forgetting it left a host that fell silent again
+    /// at once never judged (F11's sweep, seed 4555 with `--max-faults 4`).
+    pub fn set_under_recovery(&mut self, now: Timestamp, host: &HostName, under: bool) {
+        let suspect_after = self.policy.suspect_after();
         if let Some(&i) = self.index.get(host) {
             let s = &mut self.hosts[i];
             s.under_recovery = under;
             if !under {
                 s.health = HostHealth::Unmonitored;
-                s.last_heard = None;
+                s.last_heard = s
+                    .last_received
+                    .filter(|l| now.saturating_since(*l) < suspect_after);
                 s.power = None;
             }
         }

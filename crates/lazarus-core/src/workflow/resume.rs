@@ -17,7 +17,7 @@ impl Engine {
         }
         let host = record.id.host.clone();
         let phase = record.phase;
-        self.detector.set_under_recovery(&host, true);
+        self.detector.set_under_recovery(now, &host, true);
         self.recoveries.insert(host.clone(), Recovery::new(record));
         match phase {
             Phase::Fencing => self.resume_fencing(now, &host, out),

@@ -123,7 +123,7 @@ impl Engine {
             Ok(()) => {
                 r.record.phase = Phase::Closed;
                 self.persist(now, &host, out);
-                self.close(&host);
+                self.close(now, &host);
             }
             Err(e) => {
                 let needs_person = match &e {

@@ -104,7 +104,7 @@ impl Engine {
             outcome: None,
             updated_at: now,
         };
-        self.detector.set_under_recovery(host, true);
+        self.detector.set_under_recovery(now, host, true);
         self.recoveries.insert(host.clone(), Recovery::new(record));
         match confirmation {
             Some(c) => self.confirm_fence(now, host, c, out),
@@ -414,9 +414,9 @@ impl Engine {
 
     /// Ends a recovery: forgets it, its timers, and hands the host back to the
     /// detector (judged again from its next heartbeat).
-    pub(crate) fn close(&mut self, host: &HostName) {
+    pub(crate) fn close(&mut self, now: Timestamp, host: &HostName) {
         self.recoveries.remove(host);
-        self.detector.set_under_recovery(host, false);
+        self.detector.set_under_recovery(now, host, false);
         self.timers.forget(|p| match p {
             TimerPurpose::PowerRead(h)
             | TimerPurpose::FenceRetry(h)
@@ -450,6 +450,6 @@ impl Engine {
             format!("recovery {id} called off before fencing: {why}"),
         )));
         self.restart_in_place(host, out);
-        self.close(host);
+        self.close(now, host);
     }
 }
