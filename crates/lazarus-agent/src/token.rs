@@ -132,6 +132,11 @@ impl AgentTokens {
         }
     }
 
+    /// The hosts that have a token (the controller expects an agent on each).
+    pub fn hosts(&self) -> impl Iterator<Item = &HostName> {
+        self.by_host.keys()
+    }
+
     /// How many hosts have a token.
     pub fn len(&self) -> usize {
         self.by_host.len()

@@ -83,6 +83,37 @@ pub struct Config {
     /// The BMC of each host fenced by power (`[bmc.hosts.<nova name>]`); a host listed
     /// here is fenced by `bmc` unless its `control_attributes` name another method.
     pub bmc: lazarus_fence::BmcSection,
+    /// The lazarus agents on the compute hosts.
+    pub agents: AgentsSection,
+}
+
+/// `[agents]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentsSection {
+    /// A directory with one token file per host, named after the host (its first line
+    /// is the agent's bearer token). Unset (the default): no agent is taken, and
+    /// `POST /v1/lazarus/agents/{host}/heartbeat` refuses every caller.
+    pub token_dir: Option<PathBuf>,
+    /// Where each host's agent answers peer probes (`ip:port`), sent to its peers with
+    /// every heartbeat reply. A host not listed is probed where its peers' own
+    /// configuration says (by default `<host>:7411`).
+    pub probe_addresses: std::collections::BTreeMap<lazarus_core::HostName, String>,
+}
+
+impl AgentsSection {
+    /// The agents' tokens (none without `token_dir`).
+    pub fn tokens(&self) -> Result<lazarus_agent::AgentTokens, ConfigError> {
+        match &self.token_dir {
+            None => Ok(lazarus_agent::AgentTokens::new()),
+            Some(dir) => {
+                lazarus_agent::AgentTokens::from_dir(dir).map_err(|e| ConfigError::Invalid {
+                    field: "agents.token_dir",
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
 }
 
 /// How API callers are authenticated.
@@ -663,6 +694,7 @@ impl Config {
         // Builds the drivers (reads password and CA files) only to refuse a bad entry
         // now, with exit code 2, rather than at the first fence.
         lazarus_fence::Fleet::from_config(&self.bmc)?;
+        self.agents.tokens()?;
         Ok(())
     }
 

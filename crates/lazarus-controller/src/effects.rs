@@ -18,6 +18,7 @@ use lazarus_openstack::{
 };
 use tokio::sync::{mpsc, Semaphore};
 
+use crate::agents::AgentCommands;
 use crate::config::{Arrival, EvacuateTarget, OpenStackSection};
 use crate::fencer::Fencer;
 use crate::metrics::Metrics;
@@ -31,6 +32,8 @@ pub struct Effects<C> {
     pub cloud: Arc<C>,
     /// The fencer.
     pub fencer: Arc<dyn Fencer>,
+    /// Commands waiting for the agents' next heartbeats.
+    pub agents: Arc<AgentCommands>,
     /// Bounds the calls in flight.
     pub permits: Arc<Semaphore>,
     /// Where results go.
@@ -119,11 +122,26 @@ impl<C: Cloud + 'static> Effects<C> {
                 let result = self.reset(&instance, method).await;
                 Some(Event::InstanceResetDone { instance, result })
             }
-            Command::RestartProcess { host, process } => Some(Event::ProcessRestartFailed {
-                host,
-                process,
-                error: "no lazarus agent runs on this host (agents are not implemented yet)".into(),
-            }),
+            // Delivered with the agent's next heartbeat reply; its later process_up or
+            // process_restart_failed is the answer (the engine's restart_grace covers
+            // an agent that never answers).
+            Command::RestartProcess { host, process } => {
+                if self.agents.queue(
+                    &host,
+                    lazarus_agent::AgentCommand::RestartProcess { process },
+                ) {
+                    tracing::info!(%host, ?process, "restart queued for the host's agent");
+                    None
+                } else {
+                    Some(Event::ProcessRestartFailed {
+                        host,
+                        process,
+                        error:
+                            "no lazarus agent runs on this host (no token in [agents] token_dir)"
+                                .into(),
+                    })
+                }
+            }
             Command::DisableHost { host, reason } => {
                 let result = self
                     .update_service(&host, ServiceUpdate::disable(reason), "disable")

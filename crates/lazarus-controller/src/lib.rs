@@ -12,6 +12,7 @@
 //! - [`poller`] refreshes Nova's services and the protected servers;
 //! - [`http`] serves the Masakari API, the native API, `/live`, `/ready`, `/metrics`.
 
+pub mod agents;
 pub mod clock;
 pub mod config;
 pub mod duration;
@@ -163,6 +164,7 @@ pub async fn run_with_fencer<C: Cloud + std::fmt::Debug + 'static>(
     fencer: Arc<dyn Fencer>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
+    let tokens = config.agents.tokens()?;
     let config = Arc::new(config);
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -221,6 +223,15 @@ pub async fn run_with_fencer<C: Cloud + std::fmt::Debug + 'static>(
             duplicate_window: config.api.duplicate_window,
         },
     };
+    let expected_agents: Vec<lazarus_core::HostName> = tokens.hosts().cloned().collect();
+    let agent_commands = Arc::new(agents::AgentCommands::new(expected_agents.clone()));
+    let agent_sink = agents::AgentSink::new(
+        tokens,
+        tx.clone(),
+        Arc::clone(&agent_commands),
+        Arc::clone(&store),
+        config.agents.probe_addresses.clone(),
+    );
     let app = http::router(
         http::AppState {
             store: Arc::clone(&store),
@@ -232,7 +243,10 @@ pub async fn run_with_fencer<C: Cloud + std::fmt::Debug + 'static>(
             auth,
         },
         api,
-    );
+    )
+    // Outside the Keystone layer: agents authenticate with their own bearer tokens.
+    .merge(lazarus_agent::heartbeat_router(Arc::new(agent_sink)));
+    tracing::info!(agents = expected_agents.len(), "agent heartbeats taken");
     let mut http_stop = stop_rx.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -254,6 +268,7 @@ pub async fn run_with_fencer<C: Cloud + std::fmt::Debug + 'static>(
     let effects = Arc::new(Effects {
         cloud: Arc::clone(&cloud),
         fencer,
+        agents: agent_commands,
         permits: Arc::new(Semaphore::new(config.openstack.max_parallel_calls)),
         tx: tx.clone(),
         config: config.openstack.clone(),
@@ -297,6 +312,7 @@ pub async fn run_with_fencer<C: Cloud + std::fmt::Debug + 'static>(
         nova: Default::default(),
         refreshing: Default::default(),
         deferred: Vec::new(),
+        expected_agents,
     };
     let mut engine_task = tokio::spawn(task.run(records));
 

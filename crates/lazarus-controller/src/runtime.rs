@@ -143,6 +143,8 @@ pub struct EngineTask<C> {
     /// `HostMarkedDown` events held back until their host's refresh is done (the
     /// engine plans the recovery when it gets one).
     pub(crate) deferred: Vec<Event>,
+    /// Hosts with an agent token: expected to heartbeat from the start.
+    pub(crate) expected_agents: Vec<HostName>,
 }
 
 impl<C> std::fmt::Debug for EngineTask<C> {
@@ -156,6 +158,8 @@ impl<C: Cloud + 'static> EngineTask<C> {
     pub async fn run(mut self, records: Vec<Record>) -> Result<(), EngineStopped> {
         let resumed = records.len();
         let cmds = self.engine.resume(clock::now(), records);
+        self.engine
+            .expect_agents(clock::now(), std::mem::take(&mut self.expected_agents));
         self.execute(cmds).await?;
         self.health.engine_started();
         tracing::info!(resumed, "engine started");

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lazarus_api::NoAuth;
+use lazarus_controller::fencer::Fencer;
 use lazarus_controller::Config;
 use lazarus_openstack::{
     Allocations, Cloud, CloudError, ComputeService, EvacuateOptions, Hypervisor, Migration,
@@ -286,7 +287,7 @@ fn futures_ready<T: Send>(v: T) -> impl Future<Output = T> + Send {
     std::future::ready(v)
 }
 
-fn config(dir: &std::path::Path, port: u16) -> Config {
+fn config(dir: &std::path::Path, port: u16, extra: &str) -> Config {
     Config::parse(&format!(
         r#"
 [api]
@@ -307,6 +308,7 @@ return_grace = "300ms"
 max_parallel_evacuations = 2
 [shutdown]
 deadline = "3s"
+{extra}
 "#,
         dir.join("lazarus.sqlite").display()
     ))
@@ -325,13 +327,23 @@ struct Running {
 
 impl Running {
     async fn start(cloud: FakeCloud, dir: &std::path::Path) -> Self {
+        Self::start_with(cloud, dir, "", None).await
+    }
+
+    /// With more configuration, and a fencer of the test's instead of `[bmc]`'s.
+    async fn start_with(
+        cloud: FakeCloud,
+        dir: &std::path::Path,
+        extra: &str,
+        fencer: Option<Arc<dyn Fencer>>,
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let (tx, rx) = oneshot::channel::<()>();
-        let cfg = config(dir, port);
+        let cfg = config(dir, port, extra);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -341,9 +353,14 @@ impl Running {
             let shutdown = async move {
                 let _ = rx.await;
             };
-            lazarus_controller::run(cfg, cloud, Arc::new(NoAuth), shutdown)
-                .await
-                .unwrap();
+            match fencer {
+                Some(f) => {
+                    lazarus_controller::run_with_fencer(cfg, cloud, Arc::new(NoAuth), f, shutdown)
+                        .await
+                }
+                None => lazarus_controller::run(cfg, cloud, Arc::new(NoAuth), shutdown).await,
+            }
+            .unwrap();
         });
         let r = Self {
             stop: Some(tx),
@@ -601,5 +618,317 @@ async fn a_controller_crashed_mid_recovery_resumes_from_its_store_without_repeat
         "none twice: {w:?} ({moved_before} moved before the crash)"
     );
     assert_eq!(on_host(&cloud, "c1"), 0);
+    ctl.stop().await;
+}
+
+// --- Agents and BMC fencing ------------------------------------------------------
+
+/// One token file per host in `dir/tokens`; returns the `[agents]` section.
+fn agents_section(dir: &std::path::Path, hosts: &[&str]) -> String {
+    let tokens = dir.join("tokens");
+    std::fs::create_dir_all(&tokens).unwrap();
+    for h in hosts {
+        std::fs::write(tokens.join(h), format!("{}\n", token(h))).unwrap();
+    }
+    format!("[agents]\ntoken_dir = \"{}\"\n", tokens.display())
+}
+
+fn token(host: &str) -> String {
+    format!("agent-token-of-{host}-0123456789")
+}
+
+/// What each stand-in agent says: `None` is silent, `Some(peers)` heartbeats every
+/// 250 ms reporting these peers reachable.
+type AgentScript = Arc<Mutex<BTreeMap<String, Option<Vec<String>>>>>;
+
+/// Stand-in agents posting heartbeats to the controller's agent endpoint, as the
+/// lazarus agent does; returns the answers' HTTP statuses seen, per host.
+fn spawn_agents(base: &str, script: &AgentScript) -> Arc<Mutex<BTreeMap<String, Vec<u16>>>> {
+    let statuses: Arc<Mutex<BTreeMap<String, Vec<u16>>>> = Arc::default();
+    let hosts: Vec<String> = script.lock().unwrap().keys().cloned().collect();
+    for host in hosts {
+        let (base, script, statuses) = (base.to_owned(), Arc::clone(script), Arc::clone(&statuses));
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            for sequence in 1u64.. {
+                let peers = script.lock().unwrap().get(&host).cloned().flatten();
+                if let Some(peers) = peers {
+                    let r = http
+                        .post(format!("{base}/v1/lazarus/agents/{host}/heartbeat"))
+                        .bearer_auth(token(&host))
+                        .json(&json!({
+                            "agent_run": format!("run-{host}"), "sequence": sequence,
+                            "sent_at_ms": 0, "interval_ms": 1000,
+                            "reachable_peers": peers,
+                            "nova_compute": "running", "libvirtd": "running",
+                        }))
+                        .send()
+                        .await;
+                    if let Ok(r) = r {
+                        let status = r.status().as_u16();
+                        statuses
+                            .lock()
+                            .unwrap()
+                            .entry(host.clone())
+                            .or_default()
+                            .push(status);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        });
+    }
+    statuses
+}
+
+fn agents_of(hosts: &[(&str, &[&str])]) -> AgentScript {
+    Arc::new(Mutex::new(
+        hosts
+            .iter()
+            .map(|(h, peers)| {
+                (
+                    (*h).to_owned(),
+                    Some(peers.iter().map(|p| (*p).to_owned()).collect()),
+                )
+            })
+            .collect(),
+    ))
+}
+
+impl Running {
+    async fn health(&self, host: &str) -> String {
+        let hosts = self.get("/v1/lazarus/hosts").await;
+        hosts["hosts"]
+            .as_array()
+            .and_then(|a| a.iter().find(|h| h["name"] == host))
+            .and_then(|h| h["health"].as_str())
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_heartbeats_make_hosts_up_and_a_silent_host_nobody_reaches_is_suspect_then_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cloud = FakeCloud::new(1);
+    let extra = agents_section(dir.path(), &["c1", "c2"]);
+    let ctl = Running::start_with(cloud.clone(), dir.path(), &extra, None).await;
+    ctl.protect().await;
+    let script = agents_of(&[("c1", &["c2"]), ("c2", &["c1"])]);
+    let statuses = spawn_agents(&ctl.base, &script);
+    ctl.wait("c1 and c2 to be up", || async {
+        ctl.health("c1").await == "up" && ctl.health("c2").await == "up"
+    })
+    .await;
+    // A host without a token is refused, and stays unjudged by heartbeats.
+    let refused = ctl
+        .http
+        .post(format!("{}/v1/lazarus/agents/c3/heartbeat", ctl.base))
+        .bearer_auth(token("c3"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    assert_ne!(ctl.health("c3").await, "up");
+    assert!(statuses.lock().unwrap()["c1"].iter().all(|s| *s == 200));
+
+    // c2 falls silent and c1 no longer reaches it.
+    cloud.0.lock().unwrap().alive.insert("c2".into(), false);
+    script.lock().unwrap().insert("c2".into(), None);
+    script.lock().unwrap().insert("c1".into(), Some(vec![]));
+    ctl.wait("c2 to be suspect", || async {
+        ctl.health("c2").await == "suspect"
+    })
+    .await;
+    ctl.wait("c2 to be judged failed", || async {
+        ctl.health("c2").await == "failed"
+    })
+    .await;
+    // Fenced `manual`: nothing confirms it off, so a critical alert, and no evacuation.
+    ctl.wait("a critical fence alert", || async {
+        ctl.metrics().await.lines().any(|l| {
+            l.starts_with("lazarus_alerts_total{") && l.contains("critical") && l.contains("ence")
+        })
+    })
+    .await;
+    assert!(cloud.0.lock().unwrap().evacuate_calls.is_empty());
+    assert_eq!(ctl.health("c1").await, "up");
+    ctl.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_host_its_peer_still_reaches_is_partitioned_and_not_recovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let cloud = FakeCloud::new(1);
+    let extra = agents_section(dir.path(), &["c1", "c2"]);
+    let ctl = Running::start_with(cloud.clone(), dir.path(), &extra, None).await;
+    ctl.protect().await;
+    let script = agents_of(&[("c1", &["c2"]), ("c2", &["c1"])]);
+    let _statuses = spawn_agents(&ctl.base, &script);
+    ctl.wait("c1 and c2 to be up", || async {
+        ctl.health("c1").await == "up" && ctl.health("c2").await == "up"
+    })
+    .await;
+    // The controller loses c2, but c1 keeps reaching it.
+    script.lock().unwrap().insert("c2".into(), None);
+    ctl.wait("c2 to be partitioned", || async {
+        ctl.health("c2").await == "partitioned"
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(ctl.health("c2").await, "partitioned");
+    let r = ctl.get("/v1/lazarus/recoveries").await;
+    assert_eq!(r["recoveries"].as_array().map(Vec::len), Some(0), "{r}");
+    assert!(cloud.0.lock().unwrap().evacuate_calls.is_empty());
+    ctl.stop().await;
+}
+
+/// A stand-in BMC: accepts power-offs if it answers, and reads "On" until released.
+#[derive(Debug, Default)]
+struct Bmc {
+    answers: bool,
+    released: bool,
+    power_offs: u32,
+    reads: u32,
+    off_read: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct ScriptedBmc(Arc<Mutex<Bmc>>);
+
+#[async_trait::async_trait]
+impl lazarus_fence::PowerControl for ScriptedBmc {
+    async fn power_off(&self, timeout: Duration) -> Result<(), lazarus_fence::BmcError> {
+        let mut b = self.0.lock().unwrap();
+        if !b.answers {
+            return Err(lazarus_fence::BmcError::Timeout(timeout));
+        }
+        b.power_offs += 1;
+        Ok(())
+    }
+
+    async fn power_on(&self, _timeout: Duration) -> Result<(), lazarus_fence::BmcError> {
+        Ok(())
+    }
+
+    async fn power_state(
+        &self,
+        timeout: Duration,
+    ) -> Result<lazarus_core::event::PowerState, lazarus_fence::BmcError> {
+        let mut b = self.0.lock().unwrap();
+        if !b.answers {
+            return Err(lazarus_fence::BmcError::Timeout(timeout));
+        }
+        b.reads += 1;
+        if b.released && b.power_offs > 0 {
+            b.off_read = true;
+            Ok(lazarus_core::event::PowerState::Off)
+        } else {
+            Ok(lazarus_core::event::PowerState::On)
+        }
+    }
+}
+
+/// `[bmc.hosts.c2]` (so c2 defaults to `bmc`) and fast fencing retries; the drivers
+/// themselves are the test's.
+const BMC_C2: &str = r#"
+[bmc.hosts.c2]
+driver = "redfish"
+address = "http://127.0.0.1:9"
+username = "u"
+password = "p"
+[engine.fencing]
+power_read_interval = "300ms"
+max_power_reads = 40
+max_fence_attempts = 2
+retry_backoff = "300ms"
+"#;
+
+fn fleet_with(bmc: &ScriptedBmc) -> Arc<dyn Fencer> {
+    let mut fleet = lazarus_fence::Fleet::new(Duration::from_secs(1));
+    fleet.insert("c2".into(), Arc::new(bmc.clone()));
+    Arc::new(fleet)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bmc_fenced_host_is_evacuated_only_after_off_is_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let cloud = FakeCloud::new(2);
+    let bmc = ScriptedBmc::default();
+    bmc.0.lock().unwrap().answers = true;
+    let extra = format!("{}{BMC_C2}", agents_section(dir.path(), &["c1", "c2"]));
+    let ctl = Running::start_with(cloud.clone(), dir.path(), &extra, Some(fleet_with(&bmc))).await;
+    ctl.protect().await;
+    let script = agents_of(&[("c1", &["c2"]), ("c2", &["c1"])]);
+    let _statuses = spawn_agents(&ctl.base, &script);
+    ctl.wait("c1 and c2 to be up", || async {
+        ctl.health("c1").await == "up" && ctl.health("c2").await == "up"
+    })
+    .await;
+    let hosts = ctl.get("/v1/lazarus/hosts").await;
+    let c2 = hosts["hosts"]
+        .as_array()
+        .and_then(|a| a.iter().find(|h| h["name"] == "c2"))
+        .cloned()
+        .unwrap();
+    assert_eq!(c2["fence_method"], "bmc", "{c2}");
+
+    cloud.0.lock().unwrap().alive.insert("c2".into(), false);
+    script.lock().unwrap().insert("c2".into(), None);
+    script.lock().unwrap().insert("c1".into(), Some(vec![]));
+    ctl.wait("c2 to be powered off and read a few times", || async {
+        let b = bmc.0.lock().unwrap();
+        b.power_offs >= 1 && b.reads >= 3
+    })
+    .await;
+    // Powered off, but "On" still read back: nothing is evacuated.
+    assert!(cloud.0.lock().unwrap().evacuate_calls.is_empty());
+    assert_eq!(on_host(&cloud, "c2"), 2);
+    bmc.0.lock().unwrap().released = true;
+    ctl.wait("c2 to be emptied", || async { on_host(&cloud, "c2") == 0 })
+        .await;
+    assert!(bmc.0.lock().unwrap().off_read);
+    assert_eq!(cloud.0.lock().unwrap().evacuate_calls.len(), 2);
+    ctl.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bmc_that_does_not_answer_means_no_evacuation_and_a_critical_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let cloud = FakeCloud::new(2);
+    let bmc = ScriptedBmc::default();
+    let extra = format!("{}{BMC_C2}", agents_section(dir.path(), &["c1", "c2"]));
+    let ctl = Running::start_with(cloud.clone(), dir.path(), &extra, Some(fleet_with(&bmc))).await;
+    ctl.protect().await;
+    let script = agents_of(&[("c1", &["c2"]), ("c2", &["c1"])]);
+    let _statuses = spawn_agents(&ctl.base, &script);
+    ctl.wait("c1 and c2 to be up", || async {
+        ctl.health("c1").await == "up" && ctl.health("c2").await == "up"
+    })
+    .await;
+    cloud.0.lock().unwrap().alive.insert("c2".into(), false);
+    script.lock().unwrap().insert("c2".into(), None);
+    script.lock().unwrap().insert("c1".into(), Some(vec![]));
+    ctl.wait("a critical fence alert", || async {
+        ctl.metrics().await.lines().any(|l| {
+            l.starts_with("lazarus_alerts_total{") && l.contains("critical") && l.contains("ence")
+        })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(cloud.0.lock().unwrap().evacuate_calls.is_empty());
+    assert_eq!(on_host(&cloud, "c2"), 2);
     ctl.stop().await;
 }
