@@ -26,7 +26,19 @@ impl Engine {
                 self.restart_in_place(&host, out);
                 self.begin_return(now, &host, out);
             }
-            Phase::Fencing => self.abort(now, &host, "its compute service reports again", out),
+            Phase::Fencing => {
+                // A BMC power-off already sent may still be landing: the read-back
+                // decides, as for a heartbeat (fencing/mod.rs). Calling the recovery
+                // off here left a host powered off a moment later with nobody to
+                // recover it (rack-partition sweep, seed 3992 --max-faults 4).
+                let in_flight = r.record.fence.method == crate::model::FenceMethod::Bmc
+                    && r.record.fence.attempts > 0
+                    && !r.record.fence.gave_up
+                    && r.record.fence.confirmation.is_none();
+                if !in_flight {
+                    self.abort(now, &host, "its compute service reports again", out);
+                }
+            }
             Phase::MarkingDown | Phase::Evacuating => self.stop_evacuating(now, &host, out),
             Phase::Returning | Phase::Closed => {}
         }
