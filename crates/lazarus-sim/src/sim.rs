@@ -765,17 +765,19 @@ impl<'c> Sim<'c> {
                 ),
             );
         }
+        // The runtime learns of a return from Nova's service view: a compute that
+        // cannot reach Nova (a rack partition) returns nothing. Its later reports do.
         if self.world.network.delivers(Node::Host(h), Node::Nova) {
             if let Some(s) = self.world.nova.services.get_mut(h) {
                 s.last_report_ms = Some(now);
             }
+            let epoch = self.controller.epoch;
+            let name = self.name(h);
+            self.queue.after(
+                100,
+                Happening::Deliver(epoch, Event::HostReturned { host: name }),
+            );
         }
-        let epoch = self.controller.epoch;
-        let name = self.name(h);
-        self.queue.after(
-            100,
-            Happening::Deliver(epoch, Event::HostReturned { host: name }),
-        );
     }
 
     fn power_lands(&mut self, h: usize, on: bool) {
