@@ -123,10 +123,15 @@ impl AgentSink {
             .list_hosts(&filter, &ListQuery::all())
             .await
             .map_err(unavailable)?;
-        Ok(hosts
+        let mut names: Vec<HostName> = hosts
             .into_iter()
             .map(|h| HostName::from(h.name.as_str()))
             .filter(|h| h != host)
+            .collect();
+        // By name, so that a reply does not depend on the store's order.
+        names.sort();
+        Ok(names
+            .into_iter()
             .map(|h| PeerInfo {
                 probe: self.probe_addresses.get(&h).cloned(),
                 host: h,

@@ -848,6 +848,23 @@ mod tests {
     }
 
     #[test]
+    fn an_unreadable_token_dir_or_a_bmc_entry_without_its_password_file_is_refused() {
+        let c = Config::parse("[agents]\ntoken_dir = \"/nonexistent/lazarus-tokens\"\n").unwrap();
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Invalid {
+                field: "agents.token_dir",
+                ..
+            })
+        ));
+        let c = Config::parse(
+            "[bmc.hosts.c1]\ndriver = \"redfish\"\naddress = \"https://10.0.0.1\"\nusername = \"u\"\npassword_file = \"/nonexistent/pw\"\n",
+        )
+        .unwrap();
+        assert!(matches!(c.validate(), Err(ConfigError::Bmc(_))));
+    }
+
+    #[test]
     fn the_effective_config_prints_and_parses_back() {
         let c = explicit_none();
         let text = c.to_toml();

@@ -932,3 +932,69 @@ async fn a_bmc_that_does_not_answer_means_no_evacuation_and_a_critical_alert() {
     assert_eq!(on_host(&cloud, "c2"), 2);
     ctl.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_down_reported_by_an_agent_comes_back_as_a_restart_command_in_a_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let cloud = FakeCloud::new(1);
+    let extra = agents_section(dir.path(), &["c1"]);
+    let ctl = Running::start_with(cloud.clone(), dir.path(), &extra, None).await;
+    ctl.protect().await;
+    let mut sequence = 0u64;
+    let mut commands = Vec::new();
+    for _ in 0..100 {
+        sequence += 1;
+        let reply: Value = ctl
+            .http
+            .post(format!("{}/v1/lazarus/agents/c1/heartbeat", ctl.base))
+            .bearer_auth(token("c1"))
+            .json(&json!({
+                "agent_run": "run-c1", "sequence": sequence, "sent_at_ms": 0,
+                "interval_ms": 1000, "reachable_peers": ["c2"],
+                "nova_compute": "stopped", "libvirtd": "running",
+                "events": [{"id": 1, "at_ms": 0,
+                    "kind": {"process_down": {"process": "nova-compute"}}}],
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(reply["acked_event"], 1, "{reply}");
+        let peers: Vec<&str> = reply["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["host"].as_str())
+            .collect();
+        assert_eq!(peers, ["c2", "c3"], "{reply}");
+        commands.extend(reply["commands"].as_array().cloned().unwrap_or_default());
+        if !commands.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        commands,
+        vec![json!({"restart_process": {"process": "nova-compute"}})]
+    );
+    // Delivered once: the next replies carry no command.
+    let reply: Value = ctl
+        .http
+        .post(format!("{}/v1/lazarus/agents/c1/heartbeat", ctl.base))
+        .bearer_auth(token("c1"))
+        .json(&json!({
+            "agent_run": "run-c1", "sequence": sequence + 1, "sent_at_ms": 0,
+            "interval_ms": 1000, "reachable_peers": ["c2"],
+            "nova_compute": "stopped", "libvirtd": "running",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reply["commands"], json!([]), "{reply}");
+    ctl.stop().await;
+}
