@@ -139,12 +139,12 @@ pub struct ApiSection {
     /// Keystone URL tokens are validated against. Default: the cloud's `auth_url`.
     pub keystone_url: Option<String>,
     /// How long a validated token is trusted without asking Keystone again.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub token_cache_ttl: Duration,
     /// Largest page a list returns (Masakari's `osapi_max_limit`).
     pub max_limit: u32,
     /// Identical notifications within this window are refused with 409.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub duplicate_window: Duration,
     /// Refuse hosts whose name is not a nova-compute service (as Masakari does).
     pub validate_compute_hosts: bool,
@@ -207,10 +207,10 @@ pub struct OpenStackSection {
     /// The cloud's name in clouds.yaml. Default: `OS_CLOUD`, else the `OS_*` variables.
     pub cloud: Option<String>,
     /// The longest one HTTP request may take.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
     /// The longest a connection may take to open.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
     /// `planned` (default) or `scheduler`.
     pub evacuate_target: EvacuateTarget,
@@ -220,7 +220,7 @@ pub struct OpenStackSection {
     pub max_parallel_calls: usize,
     /// Nova's `report_interval` (how often a compute updates its service record):
     /// a compute counts as reporting again after two fresh reports within 3.5 of these.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub report_interval: Duration,
 }
 
@@ -243,13 +243,13 @@ impl Default for OpenStackSection {
 #[serde(default, deny_unknown_fields)]
 pub struct PollSection {
     /// `GET /os-services` (host liveness, forced_down, disabled).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub services_interval: Duration,
     /// Servers on the protected hosts (flavors, states, groups, priorities).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub servers_interval: Duration,
     /// Placement inventories and usages.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub placement_interval: Duration,
 }
 
@@ -352,17 +352,17 @@ pub struct EngineSection {
 #[serde(default, deny_unknown_fields)]
 pub struct DetectorSection {
     /// How often agents send heartbeats.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub heartbeat_interval: Duration,
     /// How often every host is judged.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub tick_interval: Duration,
     /// Missed heartbeats before a host is suspect.
     pub suspect_after_missed: u32,
     /// Missed heartbeats before a host may be judged failed.
     pub failed_after_missed: u32,
     /// A peer's report of reaching a host counts this long.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub peer_window: Duration,
 }
 
@@ -392,7 +392,7 @@ pub struct StormSection {
     /// At most this many detector-started fences per window.
     pub max_fences_per_window: usize,
     /// The fence cap's window.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub fence_window: Duration,
 }
 
@@ -414,26 +414,26 @@ impl Default for StormSection {
 #[serde(default, deny_unknown_fields)]
 pub struct FencingSection {
     /// Wait between a power-off and the next power read.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub power_read_interval: Duration,
     /// Power reads per fence attempt.
     pub max_power_reads: u32,
     /// Fence attempts before giving up (critical alert).
     pub max_fence_attempts: u32,
     /// First retry delay, doubled per attempt.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub retry_backoff: Duration,
     /// Ceiling of the retry delay.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub max_retry_backoff: Duration,
     /// After giving up, keep reading the BMC this often.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub unconfirmed_poll_interval: Duration,
     /// The agent's watchdog reboots an isolated host within this.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub watchdog_timeout: Duration,
     /// Margin added to the watchdog timeout.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub watchdog_margin: Duration,
 }
 
@@ -458,23 +458,23 @@ impl Default for FencingSection {
 #[serde(default, deny_unknown_fields)]
 pub struct WorkflowSection {
     /// Retry delay after Nova failed to mark a host down.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub mark_down_retry: Duration,
     /// How often an evacuated instance is checked until verified.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub verify_poll_interval: Duration,
     /// Retry delay for returning a host to service (Nova answers 400 until the
     /// compute restarted).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub return_retry: Duration,
     /// Delay before re-checking an instance after an ambiguous evacuate answer.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub ambiguous_check_delay: Duration,
     /// A fenced host's compute counts as back only this long after the fence was
     /// confirmed (so a report from before the failure is not taken for a return).
     /// lazarus already requires two fresh service reports (see `[openstack]
     /// report_interval`), so this may be shortened on clouds that trust that.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub return_grace: Duration,
 }
 
@@ -500,7 +500,7 @@ pub struct RecoverySection {
     /// Attempts per instance before it is given up.
     pub max_attempts_per_instance: u32,
     /// How long an evacuated instance may take to reach its expected state.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub verify_timeout: Duration,
 }
 
@@ -550,7 +550,7 @@ impl Default for VmMonitoringSection {
 #[serde(default, deny_unknown_fields)]
 pub struct ProcessSection {
     /// How long a restarted process may take to be seen running again.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub restart_grace: Duration,
 }
 
@@ -567,7 +567,7 @@ impl Default for ProcessSection {
 #[serde(default, deny_unknown_fields)]
 pub struct ShutdownSection {
     /// After SIGTERM/SIGINT, the process exits within this, whatever is in flight.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "humantime_serde")]
     pub deadline: Duration,
 }
 

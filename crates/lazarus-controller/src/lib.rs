@@ -15,7 +15,6 @@
 pub mod agents;
 pub mod clock;
 pub mod config;
-pub mod duration;
 pub mod effects;
 pub mod fencer;
 pub mod http;
