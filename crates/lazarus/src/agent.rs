@@ -66,19 +66,9 @@ pub fn run(args: &AgentArgs) -> ExitCode {
         print!("{}", config.to_toml());
         return ExitCode::SUCCESS;
     }
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.filter));
-    let filter = match filter {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("lazarus agent: invalid configuration: log.filter: {e}");
-            return ExitCode::from(USAGE);
-        }
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    if let Err(code) = crate::logging::init("agent", &config.log.filter) {
+        return code;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod agent;
 mod controller;
+mod logging;
 mod simulate;
 
 /// Instance high availability for OpenStack.
