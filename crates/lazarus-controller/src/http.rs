@@ -1,12 +1,15 @@
 //! What the controller serves: the Masakari v1 API (from `lazarus-api`), the native API
 //! (`/v1/lazarus/...`), `/live`, `/ready` and `/metrics`.
 //!
-//! Native API, read-only for now:
+//! Native API, reads (reader role):
 //! - `GET /v1/lazarus/hosts`: every protected host, the detector's verdict and why,
 //!   Nova's view, the recovery under way.
 //! - `GET /v1/lazarus/recoveries`: every recovery this controller knows, newest first.
 //! - `GET /v1/lazarus/recoveries/{id}`: one recovery with its step timeline (every
 //!   persisted step, with timestamps) and where each instance stands.
+//!
+//! and operator actions (admin role; [`crate::operator_http`]):
+//! - `POST /v1/lazarus/hosts/{name}/confirm-fenced`, `.../recover`, `.../return`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,9 +18,9 @@ use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use lazarus_api::{ApiState, AuthError, Authenticator};
+use lazarus_api::{ApiState, AuthError, Authenticator, Principal};
 use lazarus_core::engine::Record;
 use lazarus_core::workflow::{InstanceStep, RecoveryRecord};
 use lazarus_store::{ListQuery, SegmentFilter, Store, StoreError};
@@ -26,6 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::journal::{phase_name, RecoveryIndex};
 use crate::metrics::Metrics;
+use crate::operator_http;
 use crate::runtime::{Input, Query};
 use crate::{clock, Health};
 
@@ -44,8 +48,8 @@ pub struct AppState {
     pub health: Arc<Health>,
     /// Known recovery logs.
     pub index: RecoveryIndex,
-    /// Who is calling (the native API needs the reader role; health and metrics are
-    /// public, as on an admin port).
+    /// Who is calling (the native API's reads need the reader role, its operator
+    /// actions the admin role; health and metrics are public, as on an admin port).
     pub auth: Arc<dyn Authenticator>,
 }
 
@@ -60,11 +64,29 @@ pub fn router(state: AppState, api: ApiState) -> Router {
             Arc::clone(&state.auth),
             reader,
         ));
+    let operator = Router::new()
+        .route(
+            "/v1/lazarus/hosts/{name}/confirm-fenced",
+            post(operator_http::confirm_fenced),
+        )
+        .route(
+            "/v1/lazarus/hosts/{name}/recover",
+            post(operator_http::recover),
+        )
+        .route(
+            "/v1/lazarus/hosts/{name}/return",
+            post(operator_http::return_to_service),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.auth),
+            writer,
+        ));
     Router::new()
         .route("/live", get(live))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics_text))
         .merge(native)
+        .merge(operator)
         .with_state(state)
         .fallback_service(lazarus_api::app(api))
         .layer(axum::middleware::from_fn_with_state(metrics, timed))
@@ -79,14 +101,37 @@ async fn reader(State(auth): State<Arc<dyn Authenticator>>, req: Request, next: 
             Json(json!({"error": "the reader role is needed"})),
         )
             .into_response(),
-        Err(e) => {
-            let status = match e {
-                AuthError::Missing | AuthError::Invalid(_) => StatusCode::UNAUTHORIZED,
-                AuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            };
-            (status, Json(json!({"error": e.to_string()}))).into_response()
-        }
+        Err(e) => auth_failed(&e),
     }
+}
+
+/// The native API's write policy: only an admin may act; the principal is left in the
+/// request's extensions for the handler (the operator it records).
+async fn writer(
+    State(auth): State<Arc<dyn Authenticator>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    match auth.authenticate(req.headers()).await {
+        Ok(p) if p.may_write() => {
+            req.extensions_mut().insert::<Principal>(p);
+            next.run(req).await
+        }
+        Ok(_) => (
+            StatusCode::FORBIDDEN,
+            Json(json!({"error": "the admin role is needed"})),
+        )
+            .into_response(),
+        Err(e) => auth_failed(&e),
+    }
+}
+
+fn auth_failed(e: &AuthError) -> Response {
+    let status = match e {
+        AuthError::Missing | AuthError::Invalid(_) => StatusCode::UNAUTHORIZED,
+        AuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, Json(json!({"error": e.to_string()}))).into_response()
 }
 
 /// Records every request's latency, by method, route group and status.
@@ -108,7 +153,13 @@ async fn timed(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) ->
 fn route_group(path: &str) -> &'static str {
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     let known = |name: &str| parts.contains(&name);
-    if known("lazarus") {
+    let operator_action = matches!(
+        parts.last(),
+        Some(&"confirm-fenced") | Some(&"recover") | Some(&"return")
+    );
+    if known("lazarus") && operator_action {
+        "operator"
+    } else if known("lazarus") {
         "native"
     } else if known("vmoves") {
         "vmoves"
@@ -489,6 +540,11 @@ mod tests {
         assert_eq!(route_group("/v1/segments/abc/hosts/def"), "hosts");
         assert_eq!(route_group("/v1/proj/notifications/n1/vmoves"), "vmoves");
         assert_eq!(route_group("/v1/lazarus/recoveries/x"), "native");
+        assert_eq!(route_group("/v1/lazarus/hosts/c1/recover"), "operator");
+        assert_eq!(
+            route_group("/v1/lazarus/hosts/c1/confirm-fenced"),
+            "operator"
+        );
         assert_eq!(route_group("/ready"), "health");
         assert_eq!(route_group("/"), "other");
     }

@@ -10,7 +10,8 @@
 //! - [`journal`] writes each step ahead of its effects; [`reporter`] keeps Masakari's
 //!   notification statuses and vmoves up to date;
 //! - [`poller`] refreshes Nova's services and the protected servers;
-//! - [`http`] serves the Masakari API, the native API, `/live`, `/ready`, `/metrics`.
+//! - [`http`] serves the Masakari API, the native API, `/live`, `/ready`, `/metrics`;
+//!   [`operator_http`] and [`operator`] take operators' actions on hosts to the engine.
 
 pub mod agents;
 pub mod clock;
@@ -22,6 +23,8 @@ pub mod inventory;
 pub mod journal;
 pub mod metrics;
 pub mod nova;
+pub mod operator;
+pub mod operator_http;
 pub mod poller;
 pub mod reporter;
 pub mod runtime;

@@ -33,6 +33,7 @@ use crate::inventory::{self, Inventory};
 use crate::journal::{phase_name, Journal, JournalError};
 use crate::metrics::Metrics;
 use crate::nova::{self, Liveness};
+use crate::operator::{self, OperatorRequest};
 use crate::reporter::Report;
 use crate::{clock, Health};
 
@@ -57,6 +58,8 @@ pub enum Input {
     Services(Vec<ComputeService>),
     /// A question from the API.
     Query(Query),
+    /// An operator's action from the native API, judged and handled in one go.
+    Operator(OperatorRequest),
 }
 
 /// Questions the native API asks the engine.
@@ -206,8 +209,36 @@ impl<C: Cloud + 'static> EngineTask<C> {
             Input::Inventory(inv) => self.apply_inventory(&inv),
             Input::Services(services) => self.on_services(services).await?,
             Input::Query(q) => self.answer(q),
+            Input::Operator(req) => self.on_operator(req).await?,
         }
         self.publish();
+        Ok(())
+    }
+
+    /// An operator's action: judged on the engine's state, handed to the engine, and
+    /// answered once its commands are executed (its step persisted), with nothing else
+    /// in between (see `operator.rs`). One met after its deadline is dropped: the
+    /// caller was told it timed out, so it must not be taken.
+    async fn on_operator(&mut self, req: OperatorRequest) -> Result<(), EngineStopped> {
+        if tokio::time::Instant::now() > req.deadline {
+            tracing::warn!(host = %req.ask.host, action = req.ask.action.name(), operator = %req.ask.operator, "operator action dropped: it waited past its deadline");
+            return Ok(());
+        }
+        let answer = match operator::admit(&self.engine, &req.ask) {
+            Ok(()) => {
+                let event = req
+                    .ask
+                    .action
+                    .event(req.ask.host.clone(), req.ask.operator.clone());
+                let mut cmds = Vec::new();
+                self.engine.handle_into(clock::now(), event, &mut cmds);
+                let answer = operator::outcome(&self.engine, &req.ask, &cmds);
+                self.execute(cmds).await?;
+                answer
+            }
+            Err(refused) => Err(refused),
+        };
+        let _ = req.reply.send(answer);
         Ok(())
     }
 
