@@ -1,15 +1,17 @@
-//! `recovery` and `status` against a stand-in for the controller's native routes
-//! (`/ready`, `/v1/lazarus/hosts`, `/v1/lazarus/recoveries[/{id}]`) that answers with
-//! bodies shaped as `crates/lazarus-controller/src/http.rs` renders them.
+//! `recovery`, `status` and the host actions against a stand-in for the controller's
+//! native routes (`/ready`, `/v1/lazarus/hosts`, `/v1/lazarus/recoveries[/{id}]`,
+//! `POST /v1/lazarus/hosts/{name}/{action}`) that answers with bodies shaped as
+//! `crates/lazarus-controller/src/http.rs` and `operator_http.rs` render them.
 
 // Fixture helpers outside `#[test]` functions fail the test on error, as tests do.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use clap::Parser;
@@ -71,6 +73,7 @@ async fn start() -> (Context, String) {
                 Json(json!({"recoveries": [summary(), done]}))
             }),
         )
+        .route("/v1/lazarus/hosts/{name}/{action}", post(host_action))
         .route(
             "/v1/lazarus/recoveries/{id}",
             get(|Path(id): Path<String>| async move {
@@ -105,6 +108,40 @@ async fn start() -> (Context, String) {
         now: DateTime::<Utc>::UNIX_EPOCH,
     };
     (ctx, endpoint)
+}
+
+/// The controller's operator routes: compute1 waits for a fence confirmation, other
+/// hosts are unknown; the body is echoed back as the controller does.
+async fn host_action(
+    Path((name, action)): Path<(String, String)>,
+    body: Bytes,
+) -> (StatusCode, Json<Value>) {
+    if name != "compute1" {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no host named {name} in any segment")})),
+        );
+    }
+    if action == "return" {
+        return (
+            StatusCode::CONFLICT,
+            Json(json!({"error": "compute1 returns to service when its recovery finishes"})),
+        );
+    }
+    let body: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&body).unwrap()
+    };
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({"submitted": {
+            "host": name, "action": action, "operator": "anonymous",
+            "reason": body.get("reason").cloned().unwrap_or(Value::Null),
+            "recovery": "compute1@1763722800000", "recovery_phase": "marking_down",
+            "message": "the fence of compute1 is confirmed: recovery compute1@1763722800000 marks it down in Nova, then evacuates it",
+        }})),
+    )
 }
 
 async fn run(ctx: &Context, args: &str) -> Result<String, CliError> {
@@ -188,4 +225,37 @@ async fn status_reports_readiness_and_host_health() {
     .await
     .unwrap();
     assert_eq!(hosts, "compute1 failed verifying\ncompute2 up None\n");
+}
+
+#[tokio::test]
+async fn a_host_action_prints_what_was_submitted_and_refusals_exit_1() {
+    let (ctx, _) = start().await;
+    let mut argv = vec!["lazarus", "host", "confirm-fenced", "compute1"];
+    argv.extend(["--reason", "unplugged by hand", "-f", "json"]);
+    let cli = Cli::try_parse_from(&argv).unwrap();
+    let text = execute_to_text(&cli.command, &ctx).await.unwrap();
+    let shown: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(shown["action"], "confirm-fenced");
+    assert_eq!(
+        shown["reason"], "unplugged by hand",
+        "the reason reaches the API"
+    );
+    assert_eq!(shown["recovery_phase"], "marking_down");
+
+    let fields = run(&ctx, "host recover compute1 -f value -c host -c reason")
+        .await
+        .unwrap();
+    assert_eq!(fields, "compute1\nNone\n", "no --reason, none sent");
+
+    let unknown = run(&ctx, "host recover compute9").await.unwrap_err();
+    assert_eq!(unknown.exit_code(), 1);
+    assert!(
+        unknown
+            .to_string()
+            .contains("no host named compute9 in any segment (HTTP 404)"),
+        "{unknown}"
+    );
+    let refused = run(&ctx, "host return compute1").await.unwrap_err();
+    assert_eq!(refused.exit_code(), 1);
+    assert!(refused.to_string().contains("(HTTP 409)"), "{refused}");
 }

@@ -145,3 +145,34 @@ fn bad_values_are_usage_errors() {
         assert_eq!(e.exit_code(), 2, "{argv:?}: {e}");
     }
 }
+
+#[test]
+fn operator_actions_take_a_host_name_and_an_optional_reason() {
+    for (verb, expected) in [
+        ("confirm-fenced", "confirm-fenced"),
+        ("recover", "recover"),
+        ("return", "return"),
+    ] {
+        let Command::Host(c) = parse(&["host", verb, "compute1", "--reason", "BMC dead"]).unwrap()
+        else {
+            panic!("not a host command");
+        };
+        let (name, a) = match c.action {
+            HostAction::ConfirmFenced(a) => ("confirm-fenced", a),
+            HostAction::Recover(a) => ("recover", a),
+            HostAction::Return(a) => ("return", a),
+            other => panic!("{verb} parsed as {other:?}"),
+        };
+        assert_eq!(name, expected);
+        assert_eq!(a.name, "compute1");
+        assert_eq!(a.reason.as_deref(), Some("BMC dead"));
+        let Command::Host(c) = parse(&["host", verb, "compute1", "-f", "json"]).unwrap() else {
+            panic!("not a host command");
+        };
+        assert_eq!(c.action.output().unwrap().format, Format::Json);
+
+        let missing = parse(&["host", verb]).unwrap_err();
+        assert_eq!(missing.kind(), ErrorKind::MissingRequiredArgument, "{verb}");
+        assert_eq!(missing.exit_code(), 2);
+    }
+}

@@ -1,10 +1,13 @@
 //! `lazarus host list|show|create|set|delete --segment S`: the hosts of a failover
-//! segment (`/v1/segments/{segment}/hosts`).
+//! segment (`/v1/segments/{segment}/hosts`); and `lazarus host
+//! confirm-fenced|recover|return NAME`, an operator's actions on a host through the
+//! controller's native API ([`super::host_action`]).
 
 use clap::{ArgAction, Args, Subcommand};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
+use super::host_action::HostActionArgs;
 use super::{is_not_found, listing, pick_by_name, record, seg, segment, uuid_of, Context};
 use crate::args::{push_opt, ListArgs};
 use crate::error::CliError;
@@ -24,6 +27,15 @@ pub enum HostAction {
     Set(SetHost),
     /// Remove hosts from a segment (by uuid or name).
     Delete(DeleteHosts),
+    /// Confirm a host is off (fenced by hand), so that its recovery, waiting for a
+    /// fence confirmation, goes on to evacuate it. Refused if no recovery waits.
+    ConfirmFenced(HostActionArgs),
+    /// Ask for a host to be recovered: fenced (or, for a manual host, waiting for
+    /// confirm-fenced), then evacuated.
+    Recover(HostActionArgs),
+    /// Ask for a host to be returned to service (forced_down lifted, re-enabled), now
+    /// or when its recovery finishes.
+    Return(HostActionArgs),
 }
 
 /// The segment a host command works in.
@@ -187,6 +199,9 @@ impl HostAction {
             HostAction::Create(a) => Some(&a.output),
             HostAction::Set(a) => Some(&a.output),
             HostAction::Delete(_) => None,
+            HostAction::ConfirmFenced(a) | HostAction::Recover(a) | HostAction::Return(a) => {
+                Some(&a.output)
+            }
         }
     }
 
@@ -286,6 +301,9 @@ impl HostAction {
                 }
                 Ok(Output::Nothing)
             }
+            HostAction::ConfirmFenced(a) => a.run(ctx, "confirm-fenced").await,
+            HostAction::Recover(a) => a.run(ctx, "recover").await,
+            HostAction::Return(a) => a.run(ctx, "return").await,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! and the answers into an [`Output`]; none prints.
 
 pub mod host;
+pub mod host_action;
 pub mod notification;
 pub mod recovery;
 pub mod segment;
