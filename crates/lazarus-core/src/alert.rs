@@ -41,6 +41,9 @@ pub enum AlertKind {
     /// Fencing could not be confirmed after every retry; lazarus waits for a BMC answer
     /// or an operator's confirmation and evacuates nothing meanwhile.
     FenceUnconfirmed,
+    /// An operator's fence confirmation arrived while no recovery of the host waited for
+    /// one (none under way, or its fence already confirmed): nothing was done.
+    FenceConfirmationIgnored,
     /// A fence attempt failed and will be retried.
     FenceRetry,
     /// Nova refused to mark the host down, or failed; retried.

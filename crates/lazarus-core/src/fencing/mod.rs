@@ -14,7 +14,7 @@ use crate::alert::{Alert, AlertKind, Severity};
 use crate::engine::{Engine, TimerPurpose};
 use crate::event::{FenceError, PowerState};
 use crate::model::FenceMethod;
-use crate::workflow::{FenceConfirmation, Phase, Trigger};
+use crate::workflow::{FenceConfirmation, Phase};
 use crate::{Command, HostName, Timestamp};
 
 impl Engine {
@@ -395,8 +395,13 @@ impl Engine {
         }
     }
 
-    /// An operator confirmed the host is off: a confirmation for its recovery, or a
-    /// failure report with its confirmation if none is under way.
+    /// An operator confirmed the host is off. It answers a recovery waiting for a fence
+    /// confirmation and never starts one: a confirmation alone is no failure report
+    /// (the host may be heartbeating and judged up), so it would evacuate a host nobody
+    /// reported failed. An operator who wants a host recovered asks for it
+    /// (`OperatorRequestedRecovery`), then confirms it off. A confirmation nothing waits
+    /// for changes nothing and is alerted as a warning, so the operator learns it was
+    /// ignored.
     pub(crate) fn on_operator_confirmed_fenced(
         &mut self,
         now: Timestamp,
@@ -404,20 +409,34 @@ impl Engine {
         operator: String,
         out: &mut Vec<Command>,
     ) {
-        let confirmation = FenceConfirmation::Operator {
-            operator: operator.clone(),
-            at: now,
-        };
         if self.fencing_unconfirmed(&host) {
+            let confirmation = FenceConfirmation::Operator { operator, at: now };
             self.confirm_fence(now, &host, confirmation, out);
-        } else {
-            self.report_failure(
-                now,
-                &host,
-                Trigger::Operator { operator },
-                Some(confirmation),
-                out,
-            );
+            return;
         }
+        let (kind, why) = match self.recoveries.get(&host) {
+            Some(r) => (
+                AlertKind::FenceConfirmationIgnored,
+                format!(
+                    "its recovery {} is at {:?} and waits for no fence confirmation",
+                    r.record.id, r.record.phase
+                ),
+            ),
+            None if self.cluster.host(&host).is_none() => (
+                AlertKind::UnknownSubject,
+                "lazarus protects no host of that name".to_owned(),
+            ),
+            None => (
+                AlertKind::FenceConfirmationIgnored,
+                "no recovery of it is under way, and a confirmation alone does not start one"
+                    .to_owned(),
+            ),
+        };
+        out.push(Command::RaiseAlert(Alert::host(
+            Severity::Warning,
+            kind,
+            &host,
+            format!("fence confirmation of {host} by {operator} ignored: {why}"),
+        )));
     }
 }
