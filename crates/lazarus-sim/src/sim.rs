@@ -1081,13 +1081,20 @@ impl<'c> Sim<'c> {
             return;
         }
         let now = self.now();
+        let down = self.controller.engine.is_none();
         if !matches!(
             event,
             Event::TimerFired(_) | Event::NovaServiceObserved(_) | Event::HeartbeatReceived(_)
         ) {
+            // An event for a controller that is down is lost: say so, not "-> engine".
+            let to = if down {
+                "lost, no controller"
+            } else {
+                "engine"
+            };
             self.log.push(
                 now.as_millis(),
-                format!("  -> engine: {}", brief_event(&event)),
+                format!("  -> {to}: {}", brief_event(&event)),
             );
         }
         let Some(engine) = self.controller.engine.as_mut() else {

@@ -72,3 +72,17 @@ fn seeds_of_the_latest_findings_stay_clean() {
     };
     assert_clean(1638, &small, "F10");
 }
+
+#[test]
+fn seed_of_f12_stays_clean() {
+    // F12: a recovery resumed by a new controller before it was planned, called off
+    // by a heartbeat: the guests the watchdog reset shut off were left off silently
+    // (the new controller's model, read from Nova, showed them STOPPED). Found with
+    // the two-segment simulator: `lazarus simulate --seed 1418 --hosts 4 --max-faults 5`.
+    let config = SimConfig {
+        hosts: 4,
+        max_faults: 5,
+        ..SimConfig::default()
+    };
+    assert_clean(1418, &config, "F12 (guests left off after a takeover)");
+}

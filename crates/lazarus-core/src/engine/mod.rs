@@ -22,7 +22,7 @@ use crate::instance_failure::InstanceMonitor;
 use crate::model::Cluster;
 use crate::policy::EngineConfig;
 use crate::process_failure::ProcessMonitor;
-use crate::workflow::{Recovery, RecoveryRecord};
+use crate::workflow::{Recovery, RecoveryRecord, RestartCheck};
 use crate::{Command, HostName, InstanceId, Timestamp};
 
 /// The decision engine.
@@ -34,8 +34,8 @@ pub struct Engine {
     pub(crate) recoveries: BTreeMap<HostName, Recovery>,
     pub(crate) timers: Timers,
     /// Instances checked after their host came back, to restart them in place if its
-    /// failure shut them off.
-    pub(crate) restart_checks: BTreeMap<InstanceId, HostName>,
+    /// failure shut them off (or report them, when that cannot be told).
+    pub(crate) restart_checks: BTreeMap<InstanceId, RestartCheck>,
     /// Hosts judged failed in a disabled segment, already alerted about.
     pub(crate) not_recovered: BTreeSet<HostName>,
     /// Nova's latest view of each compute service.

@@ -18,3 +18,4 @@ pub use record::{
     Outcome, Phase, RecoveryId, RecoveryRecord, RecoverySummary, Trigger, RECOVERY_RECORD_VERSION,
 };
 pub(crate) use recovery::{Recovery, Unknown};
+pub(crate) use returning::RestartCheck;

@@ -41,6 +41,13 @@ pub(crate) struct Recovery {
     pub(crate) accepted_at: BTreeMap<InstanceId, Timestamp>,
     /// The host's compute reported again while the recovery was still running.
     pub(crate) host_returned: bool,
+    /// Whether the engine's model still shows the host's instances as they were before
+    /// the failure. True when this engine started the recovery: from then on the
+    /// model of a host under recovery is not synced from Nova. False when it was
+    /// resumed from a record on a new controller, whose model came from Nova after the
+    /// failure and may show what the failure did (a reset host's guests synced to
+    /// STOPPED), so a shut-off instance there may have run before or not.
+    pub(crate) model_predates_failure: bool,
 }
 
 impl Recovery {
@@ -74,6 +81,7 @@ impl Recovery {
         }
     }
 
+    /// A recovery this engine starts: its model predates the failure.
     pub(crate) fn new(record: RecoveryRecord) -> Self {
         Self {
             record,
@@ -84,6 +92,15 @@ impl Recovery {
             stale_answers: BTreeMap::new(),
             accepted_at: BTreeMap::new(),
             host_returned: false,
+            model_predates_failure: true,
+        }
+    }
+
+    /// A recovery continued from its persisted record by a new controller.
+    pub(crate) fn resumed(record: RecoveryRecord) -> Self {
+        Self {
+            model_predates_failure: false,
+            ..Self::new(record)
         }
     }
 }

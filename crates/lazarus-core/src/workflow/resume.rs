@@ -18,7 +18,8 @@ impl Engine {
         let host = record.id.host.clone();
         let phase = record.phase;
         self.detector.set_under_recovery(now, &host, true);
-        self.recoveries.insert(host.clone(), Recovery::new(record));
+        self.recoveries
+            .insert(host.clone(), Recovery::resumed(record));
         match phase {
             Phase::Fencing => self.resume_fencing(now, &host, out),
             Phase::MarkingDown => self.command_mark_down(&host, out),

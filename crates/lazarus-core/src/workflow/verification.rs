@@ -2,7 +2,7 @@
 //! (recovered, still in progress, failed, or a request of unknown fate), and keeping
 //! the model in line with Nova for the others.
 
-use super::{ExpectedState, InstanceStep, Phase, Unknown};
+use super::{ExpectedState, InstanceStep, Phase, RestartCheck, Unknown};
 use crate::alert::{Alert, AlertKind, Severity};
 use crate::command::ResetMethod;
 use crate::engine::Engine;
@@ -48,8 +48,8 @@ impl Engine {
         o: InstanceObservation,
         out: &mut Vec<Command>,
     ) {
-        if let Some(host) = self.restart_checks.remove(&o.instance) {
-            self.restart_if_shut_off(&host, &o, out);
+        if let Some(check) = self.restart_checks.remove(&o.instance) {
+            self.restart_if_shut_off(&check, &o, out);
         }
         let Some(host) = self.recovery_of(&o.instance) else {
             self.sync_instance(&o);
@@ -289,16 +289,20 @@ impl Engine {
     /// off (it was running before, per the model).
     fn restart_if_shut_off(
         &mut self,
-        host: &HostName,
+        check: &RestartCheck,
         o: &InstanceObservation,
         out: &mut Vec<Command>,
     ) {
-        let was_running = self
+        let host = &check.host;
+        let protected = self
             .cluster
             .instance(&o.instance)
-            .is_some_and(|i| i.is_protected() && i.vm_state == VmState::Active);
+            .is_some_and(|i| i.is_protected());
         let shut_off = matches!(o.vm_state, VmState::Stopped | VmState::Error);
-        if was_running && shut_off && o.host.as_ref() == Some(host) && o.task_state.is_none() {
+        if !(protected && shut_off && o.host.as_ref() == Some(host) && o.task_state.is_none()) {
+            return;
+        }
+        if check.ran_before {
             out.push(Command::ResetInstance {
                 instance: o.instance.clone(),
                 host: host.clone(),
@@ -308,6 +312,19 @@ impl Engine {
                     o.vm_state
                 ),
             });
+        } else {
+            out.push(Command::RaiseAlert(Alert::instance(
+                Severity::Error,
+                AlertKind::InstanceNotRecovered,
+                &o.instance,
+                Some(host),
+                format!(
+                    "instance {} is shut off ({:?}) on {host}, which came back after a failure; \
+                     the controller restarted before the recovery recorded whether it was running, \
+                     so it was not started: start it if it should run",
+                    o.instance, o.vm_state
+                ),
+            )));
         }
     }
 

@@ -1,0 +1,191 @@
+//! Guests a failure shut off on a host that came back, across a controller takeover,
+//! as specifications. A new controller builds its model from Nova after the failure,
+//! when Nova may already show a reset host's guests as STOPPED (its power sync): it
+//! must not read that as "a user stopped them" and leave them off without a word
+//! (seed 1418 `--hosts 4 --max-faults 5`, docs/sim-findings.md F12).
+
+mod common;
+
+use common::*;
+use lazarus_core::command::Command;
+use lazarus_core::engine::Engine;
+use lazarus_core::event::{Event, InstanceObservation};
+use lazarus_core::model::{Cluster, FenceMethod, VmState};
+use lazarus_core::{AlertKind, Record, Severity};
+
+fn persisted(cmds: &[Command]) -> Vec<Record> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Persist(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `id` seen shut off on `host`, no task, no migration.
+fn shut_off(id: &str, host: &str) -> Event {
+    Event::InstanceObserved(InstanceObservation {
+        instance: i(id),
+        host: Some(h(host)),
+        vm_state: VmState::Stopped,
+        task_state: None,
+        migration: None,
+    })
+}
+
+/// Nova's view after `host` rebooted with its guests off: every instance there STOPPED.
+fn synced_after_reset(cluster: &Cluster, host: &str) -> Cluster {
+    let mut c = cluster.clone();
+    let on: Vec<_> = c.instances_on(&h(host)).map(|x| x.id.clone()).collect();
+    for id in on {
+        if let Some(x) = c.instance_mut(&id) {
+            x.vm_state = VmState::Stopped;
+        }
+    }
+    c
+}
+
+/// A watchdog host `a` (running `i1`) judged failed by an operator's request at 11 s:
+/// its recovery waits in Fencing for the watchdog promise. The fixture's cluster, the
+/// engine, and the records it persisted.
+fn recovery_waiting_for_the_watchdog() -> (Fixture, Engine, Vec<Record>) {
+    let fx = Fixture::hosts(&["a", "b", "c"])
+        .instance("i1", "a")
+        .fence("a", FenceMethod::Watchdog);
+    let keep = Fixture {
+        cluster: fx.cluster.clone(),
+        config: fx.config.clone(),
+    };
+    let (mut e, _) = fx.engine();
+    e.handle(secs(10), hb("a", &["b", "c"]));
+    let out = e.handle(
+        secs(11),
+        Event::OperatorRequestedRecovery {
+            host: h("a"),
+            operator: "op".into(),
+        },
+    );
+    assert_eq!(shapes(&out), vec!["persist a Fencing", "timer"]);
+    (keep, e, persisted(&out))
+}
+
+#[test]
+fn a_host_back_before_its_fence_has_its_shut_off_guests_restarted_in_place() {
+    let (_, mut e, _) = recovery_waiting_for_the_watchdog();
+    // a reset (its watchdog) and boots: its agent heartbeats again.
+    let back = e.handle(secs(30), hb("a", &["b", "c"]));
+    assert_eq!(
+        shapes(&back),
+        vec![
+            "persist a Closed",
+            "alert Warning RecoveryAborted",
+            "check i1"
+        ]
+    );
+    assert_eq!(
+        shapes(&e.handle(secs(31), shut_off("i1", "a"))),
+        vec!["reset i1"]
+    );
+}
+
+#[test]
+fn after_a_takeover_a_guest_the_model_shows_stopped_on_a_host_back_before_its_fence_is_reported() {
+    let (fx, _, records) = recovery_waiting_for_the_watchdog();
+    // The controller dies; a reset and booted meanwhile, and Nova synced i1 to STOPPED.
+    // The new controller's model, read from Nova, cannot tell that from a user's stop.
+    let mut e = Engine::new(fx.config, synced_after_reset(&fx.cluster, "a"));
+    e.resume(secs(100), records);
+    let back = e.handle(secs(101), hb("a", &["b", "c"]));
+    assert_eq!(
+        shapes(&back),
+        vec![
+            "persist a Closed",
+            "alert Warning RecoveryAborted",
+            "check i1"
+        ],
+        "the guest is looked at, not forgotten"
+    );
+    let seen = e.handle(secs(102), shut_off("i1", "a"));
+    assert_eq!(shapes(&seen), vec!["alert Error InstanceNotRecovered"]);
+    let Command::RaiseAlert(alert) = &seen[0] else {
+        unreachable!()
+    };
+    assert_eq!(alert.severity, Severity::Error);
+    assert_eq!(alert.kind, AlertKind::InstanceNotRecovered);
+    assert_eq!(
+        alert.instance,
+        Some(i("i1")),
+        "the alert names the instance"
+    );
+    assert_eq!(alert.host, Some(h("a")));
+}
+
+#[test]
+fn after_a_takeover_a_guest_found_running_on_a_host_back_before_its_fence_raises_nothing() {
+    let (fx, _, records) = recovery_waiting_for_the_watchdog();
+    let mut e = Engine::new(fx.config, synced_after_reset(&fx.cluster, "a"));
+    e.resume(secs(100), records);
+    e.handle(secs(101), hb("a", &["b", "c"]));
+    let running = e.handle(
+        secs(102),
+        Event::InstanceObserved(InstanceObservation {
+            instance: i("i1"),
+            host: Some(h("a")),
+            vm_state: VmState::Active,
+            task_state: None,
+            migration: None,
+        }),
+    );
+    assert!(shapes(&running).is_empty(), "{:?}", shapes(&running));
+}
+
+#[test]
+fn after_a_takeover_a_planned_guest_given_up_is_restarted_from_its_recorded_state() {
+    // One host only: a's instance cannot be placed and is given up; the recovery
+    // records it as expected ACTIVE.
+    let fx = Fixture::hosts(&["a"]).instance("i1", "a");
+    let cluster = fx.cluster.clone();
+    let config = fx.config.clone();
+    let (mut e, _) = fx.engine();
+    let mut records = persisted(&e.handle(
+        secs(1),
+        Event::OperatorRequestedRecovery {
+            host: h("a"),
+            operator: "op".into(),
+        },
+    ));
+    records.extend(persisted(&e.handle(
+        secs(2),
+        Event::OperatorConfirmedFenced {
+            host: h("a"),
+            operator: "op".into(),
+        },
+    )));
+    records.extend(persisted(&e.handle(
+        secs(3),
+        Event::HostMarkedDown {
+            host: h("a"),
+            result: Ok(()),
+        },
+    )));
+    assert!(
+        records.iter().any(|r| matches!(
+            r,
+            Record::Recovery(r) if r.phase == lazarus_core::workflow::Phase::Finished
+        )),
+        "the recovery finished with i1 given up"
+    );
+    // A new controller starts after a was powered on and Nova synced i1 to STOPPED.
+    let mut e = Engine::new(config, synced_after_reset(&cluster, "a"));
+    e.resume(secs(100), records);
+    let back = e.handle(secs(101), Event::HostReturned { host: h("a") });
+    assert!(
+        shapes(&back).contains(&"check i1".to_owned()),
+        "{:?}",
+        shapes(&back)
+    );
+    assert_eq!(
+        shapes(&e.handle(secs(102), shut_off("i1", "a"))),
+        vec!["reset i1"]
+    );
+}
