@@ -269,7 +269,10 @@ impl Default for PollSection {
 pub enum FenceMethodName {
     /// An operator or a monitor (COMPUTE_HOST STOPPED + NORMAL) confirms the host is off.
     Manual,
-    /// Power off through the BMC (no driver yet: waits for a confirmation instead).
+    /// Power off through the host's BMC (Redfish or IPMI, its `[bmc.hosts.<name>]`
+    /// entry, driven by `lazarus_fence`), confirmed by reading the power state back. A
+    /// host without an entry gets a "not configured" answer and waits, with a critical
+    /// alert, for an operator's or a monitor's confirmation.
     Bmc,
     /// The agent's watchdog promise (needs the agent).
     Watchdog,

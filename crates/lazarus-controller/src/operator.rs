@@ -8,11 +8,11 @@
 //! about the state the event met.
 //!
 //! What is refused (409), and why:
-//! - `confirm-fenced` when no recovery of the host waits for a fence confirmation. The
-//!   engine would take it as a failure report and start a recovery with the fence
-//!   already confirmed, so a host nobody reported failed would be evacuated on a
-//!   confirmation alone. An operator who wants that host recovered asks for it
-//!   (`recover`) and then confirms it off if its fence method waits for that.
+//! - `confirm-fenced` when no recovery of the host waits for a fence confirmation. A
+//!   confirmation alone never starts a recovery (the engine ignores it, with a warning
+//!   alert); refusing it tells the operator so at once. An operator who wants that host
+//!   recovered asks for it (`recover`) and then confirms it off if its fence method
+//!   waits for that.
 //! - `recover` while a recovery of the host is under way (the engine would only count a
 //!   duplicate report), or when the host's segment is disabled.
 //! - `return` when the host has no recovery and nothing lazarus disabled: nothing to do.

@@ -1,7 +1,8 @@
 //! A controller under test: the whole daemon (API, engine task, journal, effects,
 //! pollers) on its own runtime, against an in-memory three-host cloud, with stand-in
-//! agents. The same fixture as `offline_recovery.rs`, plus a caller's authenticator, so
-//! that route tests can act as an admin or a reader.
+//! agents, a caller's authenticator (so that route tests can act as an admin or a
+//! reader) and, optionally, a fencer of the test's. Shared by the controller's
+//! integration tests.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -11,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lazarus_api::Authenticator;
+use lazarus_controller::fencer::Fencer;
 use lazarus_controller::Config;
 use lazarus_openstack::{
     Allocations, Cloud, CloudError, ComputeService, EvacuateOptions, Hypervisor, Migration,
@@ -343,7 +345,8 @@ impl Authenticator for TokenAuth {
     }
 }
 
-/// A controller on its own runtime.
+/// A controller on its own runtime, so that a crash can drop every one of its tasks at
+/// once, mid-await, like a killed process.
 pub struct Running {
     stop: Option<oneshot::Sender<()>>,
     runtime: Option<tokio::runtime::Runtime>,
@@ -361,6 +364,18 @@ impl Running {
         extra: &str,
         auth: Arc<dyn Authenticator>,
     ) -> Self {
+        Self::start_with(cloud, dir, extra, auth, None).await
+    }
+
+    /// Like [`Running::start`], with a fencer of the test's instead of `[bmc]`'s when
+    /// `fencer` is given.
+    pub async fn start_with(
+        cloud: FakeCloud,
+        dir: &std::path::Path,
+        extra: &str,
+        auth: Arc<dyn Authenticator>,
+        fencer: Option<Arc<dyn Fencer>>,
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -377,9 +392,11 @@ impl Running {
             let shutdown = async move {
                 let _ = rx.await;
             };
-            lazarus_controller::run(cfg, cloud, auth, shutdown)
-                .await
-                .unwrap();
+            match fencer {
+                Some(f) => lazarus_controller::run_with_fencer(cfg, cloud, auth, f, shutdown).await,
+                None => lazarus_controller::run(cfg, cloud, auth, shutdown).await,
+            }
+            .unwrap();
         });
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert(
@@ -477,6 +494,54 @@ impl Running {
             .as_str()
             .unwrap_or("")
             .to_owned()
+    }
+
+    /// The `/metrics` page.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// A monitor's COMPUTE_HOST STOPPED / NORMAL notification for `host`; its id.
+    pub async fn notify(&self, host: &str) -> String {
+        self.notify_at(host, "2026-01-01T00:00:00").await
+    }
+
+    /// The same, generated at `generated`.
+    pub async fn notify_at(&self, host: &str, generated: &str) -> String {
+        let n = self
+            .post(
+                "/v1/notifications",
+                json!({"notification": {"type": "COMPUTE_HOST", "hostname": host,
+                    "generated_time": generated,
+                    "payload": {"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"}}}),
+            )
+            .await;
+        n["notification"]["notification_uuid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The Masakari status of notification `id`.
+    pub async fn notification_status(&self, id: &str) -> String {
+        self.get(&format!("/v1/notifications/{id}")).await["notification"]["status"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    /// Every task of the controller is dropped where it stands.
+    pub fn crash(mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
     }
 
     pub async fn stop(mut self) {
