@@ -385,6 +385,11 @@ impl CloudLock {
         let state = std::env::var_os("DEVCLOUD_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| repo_root().join(".devcloud"));
+        Self::acquire_in(&state, holder, limit)
+    }
+
+    /// The lock of the devcloud whose state directory is `state`.
+    pub fn acquire_in(state: &Path, holder: &str, limit: Duration) -> Self {
         let dir = state.join("contract-tests.lock");
         let mut waited = Duration::ZERO;
         let pause = Duration::from_millis(500);
