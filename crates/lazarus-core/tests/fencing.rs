@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use lazarus_core::command::Command;
 use lazarus_core::engine::Engine;
-use lazarus_core::event::{Event, FenceError, FenceErrorKind};
+use lazarus_core::event::{Event, FenceError, FenceErrorKind, PowerState};
 use lazarus_core::model::FenceMethod;
 use lazarus_core::{AlertKind, Record, Severity};
 
@@ -183,4 +183,98 @@ fn the_watchdog_promise_waits_out_a_blindness_too_small_for_the_storm_guard() {
         mark_down >= secs(90) && mark_down <= secs(93),
         "{mark_down}"
     );
+}
+
+/// A BMC that stopped answering (the fence gave up, critical alert, nothing evacuated)
+/// and answers again: the host is powered off then, and evacuated once it reads Off.
+#[test]
+fn a_bmc_that_answers_again_after_the_fence_gave_up_is_asked_to_power_off_again() {
+    let fx = Fixture::hosts(&["a", "b"]).instance("i1", "a");
+    let (mut e, _) = fx.engine();
+    e.handle(
+        secs(1),
+        Event::OperatorRequestedRecovery {
+            host: h("a"),
+            operator: "op".into(),
+        },
+    );
+    let timeout = || {
+        Err(FenceError {
+            kind: FenceErrorKind::Timeout,
+            retryable: true,
+            message: "the BMC did not answer".into(),
+        })
+    };
+    let mut now = secs(2);
+    let mut out = Vec::new();
+    for attempt in 1..=3 {
+        out = e.handle(
+            now,
+            Event::FenceAttempted {
+                host: h("a"),
+                attempt,
+                result: timeout(),
+            },
+        );
+        if attempt < 3 {
+            let (at, token) = timers(&out)[0];
+            now = at;
+            e.handle(now, Event::TimerFired(token));
+        }
+    }
+    assert!(out.iter().any(|c| matches!(c, Command::RaiseAlert(a)
+        if a.kind == AlertKind::FenceUnconfirmed && a.severity == Severity::Critical)));
+    // Polled while it gave up: still silent, then it answers (the host reads On).
+    let (at, token) = timers(&out)[0];
+    let read = e.handle(at, Event::TimerFired(token));
+    assert!(read
+        .iter()
+        .any(|c| matches!(c, Command::ReadPowerState { .. })));
+    let silent = e.handle(
+        at,
+        Event::PowerStateRead {
+            host: h("a"),
+            result: timeout().map(|()| PowerState::On),
+        },
+    );
+    assert!(!silent
+        .iter()
+        .any(|c| matches!(c, Command::FenceHost { .. })));
+    assert!(!marks_down(&silent), "nothing before a confirmation");
+    let (at, token) = timers(&silent)[0];
+    e.handle(at, Event::TimerFired(token));
+    let answered = e.handle(
+        at,
+        Event::PowerStateRead {
+            host: h("a"),
+            result: Ok(PowerState::On),
+        },
+    );
+    assert!(!marks_down(&answered), "On is no confirmation");
+    let attempt = answered
+        .iter()
+        .find_map(|c| match c {
+            Command::FenceHost { attempt, .. } => Some(*attempt),
+            _ => None,
+        })
+        .expect("the power-off is sent again once the BMC answers");
+    assert_eq!(attempt, 4);
+    let accepted = e.handle(
+        at,
+        Event::FenceAttempted {
+            host: h("a"),
+            attempt,
+            result: Ok(()),
+        },
+    );
+    let (at, token) = timers(&accepted)[0];
+    e.handle(at, Event::TimerFired(token));
+    let off = e.handle(
+        at,
+        Event::PowerStateRead {
+            host: h("a"),
+            result: Ok(PowerState::Off),
+        },
+    );
+    assert!(marks_down(&off), "{:?}", shapes(&off));
 }

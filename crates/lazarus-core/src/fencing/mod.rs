@@ -56,6 +56,7 @@ impl Engine {
             return;
         };
         if r.record.fence.gave_up {
+            r.bmc_silent = true;
             // The alert may have been lost with the previous controller: raise it again
             // (the runtime deduplicates).
             let id = r.record.id.clone();
@@ -214,17 +215,20 @@ impl Engine {
         }
     }
 
-    /// An attempt failed (the BMC refused, or never read back "Off").
+    /// An attempt failed (the BMC refused or did not answer: `silent`; or it never
+    /// read back "Off").
     fn fence_attempt_failed(
         &mut self,
         now: Timestamp,
         host: &HostName,
         why: String,
+        silent: bool,
         out: &mut Vec<Command>,
     ) {
-        let Some(r) = self.recoveries.get(host) else {
+        let Some(r) = self.recoveries.get_mut(host) else {
             return;
         };
+        r.bmc_silent = silent;
         let attempts = r.record.fence.attempts;
         if attempts >= self.config.fencing.max_fence_attempts {
             self.give_up_fencing(
@@ -275,7 +279,9 @@ impl Engine {
                 let at = now.saturating_add(self.config.fencing.power_read_interval);
                 self.schedule(at, TimerPurpose::PowerRead(host), out);
             }
-            Err(e) => self.fence_attempt_failed(now, &host, format!("power-off failed: {e}"), out),
+            Err(e) => {
+                self.fence_attempt_failed(now, &host, format!("power-off failed: {e}"), true, out)
+            }
         }
     }
 
@@ -310,6 +316,27 @@ impl Engine {
         }
         let gave_up = r.record.fence.gave_up;
         if gave_up {
+            match result {
+                Err(_) => r.bmc_silent = true,
+                Ok(_) if !r.bmc_silent => {}
+                Ok(state) => {
+                    // The BMC answers again and the host is still judged failed (a
+                    // host heard again would have called the recovery off): power it
+                    // off now, a new attempt whose read-back decides as before. A BMC
+                    // that answered all along without turning the host off is not
+                    // asked again and again.
+                    r.bmc_silent = false;
+                    r.record.fence.gave_up = false;
+                    out.push(Command::RaiseAlert(Alert::host(
+                    Severity::Warning,
+                    AlertKind::FenceRetry,
+                    &host,
+                        format!("the BMC of {host} answers again (power reads {state:?}): fencing it again"),
+                    )));
+                    self.send_power_off(now, &host, out);
+                    return;
+                }
+            }
             let at = now.saturating_add(self.config.fencing.unconfirmed_poll_interval);
             self.schedule(at, TimerPurpose::PowerRead(host), out);
             return;
@@ -319,12 +346,19 @@ impl Engine {
             let at = now.saturating_add(self.config.fencing.power_read_interval);
             self.schedule(at, TimerPurpose::PowerRead(host), out);
         } else {
+            let silent = result.is_err();
             let what = match result {
                 Ok(s) => format!("power still reads {s:?}"),
                 Err(e) => format!("power read failed: {e}"),
             };
             let reads = r.power_reads;
-            self.fence_attempt_failed(now, &host, format!("{what} after {reads} reads"), out);
+            self.fence_attempt_failed(
+                now,
+                &host,
+                format!("{what} after {reads} reads"),
+                silent,
+                out,
+            );
         }
     }
 

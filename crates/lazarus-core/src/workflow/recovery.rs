@@ -28,6 +28,10 @@ pub(crate) struct Recovery {
     pub(crate) power_reads: u32,
     /// A power read is in flight.
     pub(crate) power_read_pending: bool,
+    /// The fence gave up because the BMC did not answer (not because it answered
+    /// without turning the host off): once it answers again, the power-off is retried.
+    /// Not persisted: a resumed recovery that gave up counts as silent, for one retry.
+    pub(crate) bmc_silent: bool,
     /// Instances whose evacuation request has an unknown fate, and what to do once a
     /// check shows no evacuation of them in progress.
     pub(crate) unknown: BTreeMap<InstanceId, Unknown>,
@@ -87,6 +91,7 @@ impl Recovery {
             record,
             power_reads: 0,
             power_read_pending: false,
+            bmc_silent: false,
             unknown: BTreeMap::new(),
             checks_out: BTreeMap::new(),
             stale_answers: BTreeMap::new(),
