@@ -13,6 +13,8 @@
 #[path = "../../../lazarus-openstack/tests/devcloud/mod.rs"]
 pub mod devcloud;
 
+pub mod chaos;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -114,15 +116,27 @@ pub struct Controller {
 impl Controller {
     /// Starts the controller and waits until `/ready` says so.
     pub async fn start(config: &Path, port: u16, log_name: &str) -> Self {
+        let clouds = std::env::var_os("OS_CLIENT_CONFIG_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| devcloud::repo_root().join(".devcloud/clouds.yaml"));
+        Self::start_at(
+            config,
+            &format!("http://127.0.0.1:{port}"),
+            &clouds,
+            log_name,
+        )
+        .await
+    }
+
+    /// Starts the controller of another cloud (`clouds`, its clouds.yaml), serving at
+    /// `base`, and waits until `/ready` says so.
+    pub async fn start_at(config: &Path, base: &str, clouds: &Path, log_name: &str) -> Self {
         let log_path = log_dir().join(format!("{log_name}.log"));
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log_path)
             .expect("open the controller log");
-        let clouds = std::env::var_os("OS_CLIENT_CONFIG_FILE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| devcloud::repo_root().join(".devcloud/clouds.yaml"));
         let child = Command::new(env!("CARGO_BIN_EXE_lazarus"))
             .args(["controller", "--config"])
             .arg(config)
@@ -134,7 +148,7 @@ impl Controller {
             .expect("start lazarus controller");
         let c = Self {
             child: Some(child),
-            base: format!("http://127.0.0.1:{port}"),
+            base: base.to_owned(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
@@ -211,6 +225,11 @@ impl Controller {
 
     /// Creates a segment with every devcloud compute, as an operator would.
     pub async fn protect_devcloud(&self, name: &str) -> String {
+        self.protect(name, &COMPUTES).await
+    }
+
+    /// Creates a segment with `hosts`, as an operator would.
+    pub async fn protect(&self, name: &str, hosts: &[&str]) -> String {
         let (status, body) = self
             .post(
                 "/v1/segments",
@@ -219,7 +238,7 @@ impl Controller {
             .await;
         assert_eq!(status, 201, "create segment: {body}");
         let segment = body["segment"]["uuid"].as_str().expect("uuid").to_owned();
-        for host in COMPUTES {
+        for host in hosts {
             let (status, body) = self
                 .post(
                     &format!("/v1/segments/{segment}/hosts"),

@@ -1,0 +1,426 @@
+//! Chaos end to end: real failures of real hosts, judged by a real controller.
+//!
+//! Each test breaks one host of the chaos cloud (`bin/devcloud up --netns`: three
+//! hosts, each in its own network namespace with nova-compute, a `lazarus agent` and
+//! a Redfish BMC; see `e2e/chaos.rs`) and checks what lazarus does about it:
+//!
+//! 1. power off through the BMC: detected, fence confirmed, evacuated, ACTIVE elsewhere;
+//! 2. cut from the controller only: partitioned, never fenced, nothing evacuated;
+//! 3. cut off entirely: the agent applies its isolation response, the host is fenced
+//!    through its BMC and recovered;
+//! 4. nova-compute killed: the agent restarts it; no fence, no evacuation;
+//! 5. a BMC that does not answer: no evacuation, a critical alert; the recovery
+//!    proceeds once the BMC answers.
+//!
+//! Needs root (network namespaces) and the devcloud's packages; `#[ignore]`d for a plain
+//! `cargo test`:
+//!
+//! ```text
+//! cargo nextest run -p lazarus --run-ignored all -E 'test(/^e2e_chaos/)' --no-capture
+//! ```
+//!
+//! Figures are printed as `MEASURED chaos ...` and appended to `target/test-logs/e2e.txt`.
+
+mod e2e;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use e2e::chaos::{figure, metric, recoveries, ChaosCloud, Watch};
+use e2e::evacuations_per_server;
+use lazarus_openstack::{Cloud, ServiceState};
+use tokio::time::Instant;
+
+const VICTIM: &str = "compute1";
+
+fn is_failure(health: &str) -> bool {
+    matches!(health, "failed" | "isolated")
+}
+
+/// Whether a recovery for `host` exists.
+async fn has_recovery(ctl: &e2e::Controller, host: &str) -> bool {
+    recoveries(ctl).await.iter().any(|r| r["host"] == host)
+}
+
+/// Holds for `period`, every 500 ms: the host is not judged failed, has no recovery,
+/// its BMC reads On and its servers are still where they were.
+async fn assert_left_alone(
+    cloud: &ChaosCloud,
+    ctl: &e2e::Controller,
+    watch: &Watch,
+    ids: &[String],
+    period: Duration,
+    until: impl Fn() -> bool,
+) {
+    let end = Instant::now() + period;
+    while Instant::now() < end || !until() {
+        assert!(
+            watch.first(|h, _| is_failure(h)).is_none(),
+            "{VICTIM} was judged failed:\n{}",
+            watch.timeline()
+        );
+        assert!(
+            !has_recovery(ctl, VICTIM).await,
+            "a recovery of {VICTIM} started:\n{}",
+            watch.timeline()
+        );
+        assert_eq!(cloud.power_state(VICTIM), "On", "{VICTIM} was powered off");
+        let hosts = cloud.server_hosts(ids).await;
+        assert!(
+            hosts.iter().all(|h| h.as_deref() == Some(VICTIM)),
+            "a server left {VICTIM}: {hosts:?}"
+        );
+        assert!(
+            Instant::now() < end + Duration::from_secs(120),
+            "the condition to stop watching never came"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Wall-clock seconds, to compare with the time the agent's stand-in wrote.
+#[allow(clippy::disallowed_methods)] // a test measuring real time, not the core
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root and the devcloud's packages"]
+async fn e2e_chaos_1_a_host_powered_off_is_detected_fenced_and_its_servers_come_back_elsewhere() {
+    let cloud = ChaosCloud::begin("power-off").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = cloud.write_controller_config(dir.path(), "", &[]);
+    let ctl = cloud.start_controller("power-off", &config).await;
+    let ids = cloud.boot_on(&ctl, "power-off", VICTIM, 2).await;
+
+    let watch = Watch::start(&ctl, VICTIM);
+    cloud.devcloud(&["power-off", VICTIM]);
+    let detected = watch
+        .wait("the host judged failed", Duration::from_secs(60), |h, _| {
+            is_failure(h)
+        })
+        .await;
+    let fenced = watch
+        .wait("the fence confirmed", Duration::from_secs(90), |_, p| {
+            !p.is_empty() && p != "fencing"
+        })
+        .await;
+    let last_active = cloud
+        .wait_recovered(&ids, VICTIM, Duration::from_secs(180))
+        .await
+        - watch.started();
+    eprintln!("timeline of {VICTIM}:\n{}", watch.timeline());
+
+    assert_eq!(cloud.power_state(VICTIM), "Off");
+    let evacuations = evacuations_per_server(&cloud.client, &ids).await;
+    assert!(
+        ids.iter().all(|id| evacuations.get(id) == Some(&1)),
+        "each server evacuated exactly once: {evacuations:?}"
+    );
+    let recs = recoveries(&ctl).await;
+    let rec = recs
+        .iter()
+        .find(|r| r["host"] == VICTIM)
+        .expect("a recovery");
+    assert_eq!(rec["instances"]["recovered"], 2, "{rec}");
+    figure("power-off", "power-off -> judged failed", detected);
+    figure(
+        "power-off",
+        "power-off -> fence confirmed (BMC reads Off)",
+        fenced,
+    );
+    figure(
+        "power-off",
+        "power-off -> last server ACTIVE elsewhere",
+        last_active,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root and the devcloud's packages"]
+async fn e2e_chaos_2_a_host_cut_from_the_controller_only_is_partitioned_never_fenced() {
+    let cloud = ChaosCloud::begin("cut-controller").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = cloud.write_controller_config(dir.path(), "", &[]);
+    let ctl = cloud.start_controller("cut-controller", &config).await;
+    let ids = cloud.boot_on(&ctl, "cut-controller", VICTIM, 1).await;
+
+    let watch = Watch::start(&ctl, VICTIM);
+    cloud.devcloud(&["cut", VICTIM, "--from", "controller"]);
+    let partitioned = watch
+        .wait(
+            "the host judged partitioned",
+            Duration::from_secs(60),
+            |h, _| h == "partitioned",
+        )
+        .await;
+    figure("cut-controller", "cut -> judged partitioned", partitioned);
+    // Its nova-compute cannot reach the control plane either: wait until Nova itself
+    // reports the service down (service_down_time, 60 s), and 10 s more.
+    let client = cloud.client.clone();
+    let nova_down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poll = {
+        let nova_down = std::sync::Arc::clone(&nova_down);
+        tokio::spawn(async move {
+            loop {
+                if let Ok(list) = client.list_compute_services().await {
+                    if list
+                        .iter()
+                        .any(|s| s.host == VICTIM && s.state == ServiceState::Down)
+                    {
+                        nova_down.store(true, std::sync::atomic::Ordering::SeqCst);
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+    };
+    let t_down = Instant::now();
+    assert_left_alone(&cloud, &ctl, &watch, &ids, Duration::from_secs(15), || {
+        nova_down.load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
+    poll.abort();
+    figure(
+        "cut-controller",
+        "watched after the cut, Nova's service down at the end, never fenced",
+        watch.started().elapsed(),
+    );
+    eprintln!(
+        "Nova reported {VICTIM} down {:.1} s into the watch",
+        (Instant::now() - t_down).as_secs_f64()
+    );
+    assert_left_alone(&cloud, &ctl, &watch, &ids, Duration::from_secs(10), || true).await;
+    assert_eq!(
+        metric(&ctl, "lazarus_nova_calls", &["force_down"]).await,
+        0.0,
+        "no host forced down"
+    );
+
+    cloud.devcloud(&["restore", VICTIM]);
+    let t_restore = watch.started().elapsed();
+    let back = watch
+        .wait_since(
+            "the host up again",
+            Duration::from_secs(60),
+            t_restore,
+            |h, _| h == "up",
+        )
+        .await;
+    eprintln!("timeline of {VICTIM}:\n{}", watch.timeline());
+    figure(
+        "cut-controller",
+        "restore -> judged up",
+        back.saturating_sub(t_restore),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root and the devcloud's packages"]
+async fn e2e_chaos_3_a_host_cut_off_entirely_isolates_itself_is_fenced_and_recovered() {
+    let cloud = ChaosCloud::begin("cut-all").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = cloud.write_controller_config(dir.path(), "", &[]);
+    let ctl = cloud.start_controller("cut-all", &config).await;
+    let ids = cloud.boot_on(&ctl, "cut-all", VICTIM, 2).await;
+
+    let watch = Watch::start(&ctl, VICTIM);
+    let cut_at = unix_now();
+    cloud.devcloud(&["cut", VICTIM, "--from", "all"]);
+    let detected = watch
+        .wait("the host judged failed", Duration::from_secs(60), |h, _| {
+            is_failure(h)
+        })
+        .await;
+    let fenced = watch
+        .wait("the fence confirmed", Duration::from_secs(90), |_, p| {
+            !p.is_empty() && p != "fencing"
+        })
+        .await;
+    let last_active = cloud
+        .wait_recovered(&ids, VICTIM, Duration::from_secs(180))
+        .await
+        - watch.started();
+    eprintln!("timeline of {VICTIM}:\n{}", watch.timeline());
+
+    let marker = std::fs::read_to_string(cloud.isolation_marker(VICTIM)).unwrap_or_else(|e| {
+        panic!(
+            "the agent did not apply its isolation response ({e}); its log:\n{}",
+            cloud.agent_log(VICTIM)
+        )
+    });
+    let isolated_at: f64 = marker
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("the marker holds a time");
+    assert!(
+        cloud.agent_log(VICTIM).contains("isolation"),
+        "the agent says so in its log"
+    );
+    assert_eq!(cloud.power_state(VICTIM), "Off", "fenced through its BMC");
+    let evacuations = evacuations_per_server(&cloud.client, &ids).await;
+    assert!(
+        ids.iter().all(|id| evacuations.get(id) == Some(&1)),
+        "each server evacuated exactly once: {evacuations:?}"
+    );
+    figure(
+        "cut-all",
+        "cut -> isolation response applied by the agent",
+        Duration::from_secs_f64((isolated_at - cut_at).max(0.0)),
+    );
+    figure("cut-all", "cut -> judged failed", detected);
+    figure("cut-all", "cut -> fence confirmed (BMC reads Off)", fenced);
+    figure(
+        "cut-all",
+        "cut -> last server ACTIVE elsewhere",
+        last_active,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root and the devcloud's packages"]
+async fn e2e_chaos_4_a_killed_nova_compute_is_restarted_by_the_agent_without_fencing() {
+    let cloud = ChaosCloud::begin("kill-nova-compute").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = cloud.write_controller_config(dir.path(), "", &[]);
+    let ctl = cloud.start_controller("kill-nova-compute", &config).await;
+    let ids = cloud.boot_on(&ctl, "kill-nova-compute", VICTIM, 1).await;
+    let pattern = format!("computes/{VICTIM}/nova-compute-netns.conf");
+    let pids = || {
+        let out = std::process::Command::new("pgrep")
+            .args(["-f", &pattern])
+            .output()
+            .expect("pgrep");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let before = pids();
+    assert!(!before.is_empty(), "nova-compute runs in {VICTIM}");
+
+    let watch = Watch::start(&ctl, VICTIM);
+    cloud.devcloud(&["kill-compute", VICTIM]);
+    let restarted = e2e::wait_for(
+        "the agent to restart nova-compute",
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        || async {
+            let now = pids();
+            (!now.is_empty() && now != before).then(|| watch.started().elapsed())
+        },
+    )
+    .await;
+    figure(
+        "kill-nova-compute",
+        "kill -> nova-compute running again",
+        restarted,
+    );
+    assert_left_alone(&cloud, &ctl, &watch, &ids, Duration::from_secs(20), || true).await;
+    let log = cloud.agent_log(VICTIM);
+    assert!(
+        log.contains("restart"),
+        "the agent says it restarted nova-compute:\n{log}"
+    );
+    // Nova hears the restarted compute again.
+    e2e::wait_for(
+        "Nova's service up",
+        Duration::from_secs(60),
+        Duration::from_secs(1),
+        || async {
+            let list = cloud.client.list_compute_services().await.ok()?;
+            list.iter()
+                .any(|s| s.host == VICTIM && s.state == ServiceState::Up && !s.forced_down)
+                .then_some(())
+        },
+    )
+    .await;
+    eprintln!("timeline of {VICTIM}:\n{}", watch.timeline());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root and the devcloud's packages"]
+async fn e2e_chaos_5_a_bmc_that_does_not_answer_holds_the_recovery_until_it_answers() {
+    let cloud = ChaosCloud::begin("mute-bmc").await;
+    let dir = tempfile::tempdir().unwrap();
+    // A BMC call gives up after 4 s; two attempts per fence, then the critical alert.
+    let config = cloud.write_controller_config(
+        dir.path(),
+        "[engine.fencing]\nmax_fence_attempts = 2\nretry_backoff = \"1s\"\nunconfirmed_poll_interval = \"5s\"\n",
+        &[
+            ("call_timeout = \"20s\"", "call_timeout = \"4s\""),
+            ("request_timeout = \"5s\"", "request_timeout = \"1s\""),
+            ("retries = 2", "retries = 1"),
+        ],
+    );
+    let ctl = cloud.start_controller("mute-bmc", &config).await;
+    let ids = cloud.boot_on(&ctl, "mute-bmc", VICTIM, 2).await;
+
+    let watch = Watch::start(&ctl, VICTIM);
+    cloud.devcloud(&["bmc-mute", VICTIM]);
+    cloud.devcloud(&["crash", VICTIM]);
+    let detected = watch
+        .wait("the host judged failed", Duration::from_secs(60), |h, _| {
+            is_failure(h)
+        })
+        .await;
+    let alerted = e2e::wait_for(
+        "a critical alert",
+        Duration::from_secs(120),
+        Duration::from_millis(250),
+        || async {
+            (metric(&ctl, "lazarus_alerts", &["critical"]).await > 0.0)
+                .then(|| watch.started().elapsed())
+        },
+    )
+    .await;
+    // Hold: nothing is evacuated while the fence is unconfirmed.
+    let hold_end = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < hold_end {
+        let hosts = cloud.server_hosts(&ids).await;
+        assert!(
+            hosts.iter().all(|h| h.as_deref() == Some(VICTIM)),
+            "a server was evacuated from a host not confirmed fenced: {hosts:?}"
+        );
+        assert!(
+            watch
+                .first(|_, p| !p.is_empty() && p != "fencing")
+                .is_none(),
+            "the recovery went past fencing without a confirmation:\n{}",
+            watch.timeline()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let evacuations = evacuations_per_server(&cloud.client, &ids).await;
+    assert!(
+        evacuations.values().all(|n| *n == 0),
+        "no evacuation: {evacuations:?}"
+    );
+
+    let unmuted = watch.started().elapsed();
+    cloud.devcloud(&["bmc-unmute", VICTIM]);
+    let fenced = watch
+        .wait("the fence confirmed", Duration::from_secs(90), |_, p| {
+            !p.is_empty() && p != "fencing"
+        })
+        .await;
+    let last_active = cloud
+        .wait_recovered(&ids, VICTIM, Duration::from_secs(180))
+        .await
+        - watch.started();
+    eprintln!("timeline of {VICTIM}:\n{}", watch.timeline());
+    assert_eq!(cloud.power_state(VICTIM), "Off");
+    figure("mute-bmc", "crash -> judged failed", detected);
+    figure("mute-bmc", "crash -> critical alert (BMC silent)", alerted);
+    figure(
+        "mute-bmc",
+        "BMC answers again -> fence confirmed",
+        fenced.saturating_sub(unmuted),
+    );
+    figure(
+        "mute-bmc",
+        "BMC answers again -> last server ACTIVE elsewhere",
+        last_active.saturating_sub(unmuted),
+    );
+}
