@@ -10,7 +10,7 @@
 //!    through its BMC and recovered;
 //! 4. nova-compute killed: the agent restarts it; no fence, no evacuation;
 //! 5. a BMC that does not answer: no evacuation, a critical alert; the recovery
-//!    proceeds once the BMC answers.
+//!    proceeds once the BMC answers (5) or an operator confirms the host is off (5b).
 //!
 //! Needs root (network namespaces) and the devcloud's packages; `#[ignore]`d for a plain
 //! `cargo test`:
@@ -20,6 +20,8 @@
 //! ```
 //!
 //! Figures are printed as `MEASURED chaos ...` and appended to `target/test-logs/e2e.txt`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod e2e;
 
@@ -339,10 +341,33 @@ async fn e2e_chaos_4_a_killed_nova_compute_is_restarted_by_the_agent_without_fen
     eprintln!("timeline of {VICTIM}:\n{}", watch.timeline());
 }
 
+/// What ends the wait of a recovery whose BMC does not answer.
+#[derive(Clone, Copy, PartialEq)]
+enum Release {
+    /// The BMC answers again: lazarus powers the host off and reads Off back.
+    BmcAnswers,
+    /// An operator confirms the host is off (`POST .../confirm-fenced`); the BMC
+    /// stays silent.
+    OperatorConfirms,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs root and the devcloud's packages"]
 async fn e2e_chaos_5_a_bmc_that_does_not_answer_holds_the_recovery_until_it_answers() {
-    let cloud = ChaosCloud::begin("mute-bmc").await;
+    mute_bmc("mute-bmc", Release::BmcAnswers).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root and the devcloud's packages"]
+async fn e2e_chaos_5b_a_bmc_that_does_not_answer_holds_the_recovery_until_an_operator_confirms() {
+    mute_bmc("mute-bmc-operator", Release::OperatorConfirms).await;
+}
+
+/// A host crashes (power left on) while its BMC does not answer: it is judged failed,
+/// the fence cannot be confirmed, a critical alert is raised and nothing is evacuated;
+/// `release` then lets the recovery go on.
+async fn mute_bmc(tag: &str, release: Release) {
+    let cloud = ChaosCloud::begin(tag).await;
     let dir = tempfile::tempdir().unwrap();
     // A BMC call gives up after 4 s; two attempts per fence, then the critical alert.
     let config = cloud.write_controller_config(
@@ -354,8 +379,8 @@ async fn e2e_chaos_5_a_bmc_that_does_not_answer_holds_the_recovery_until_it_answ
             ("retries = 2", "retries = 1"),
         ],
     );
-    let ctl = cloud.start_controller("mute-bmc", &config).await;
-    let ids = cloud.boot_on(&ctl, "mute-bmc", VICTIM, 2).await;
+    let ctl = cloud.start_controller(tag, &config).await;
+    let ids = cloud.boot_on(&ctl, tag, VICTIM, 2).await;
 
     let watch = Watch::start(&ctl, VICTIM);
     cloud.devcloud(&["bmc-mute", VICTIM]);
@@ -398,8 +423,23 @@ async fn e2e_chaos_5_a_bmc_that_does_not_answer_holds_the_recovery_until_it_answ
         "no evacuation: {evacuations:?}"
     );
 
-    let unmuted = watch.started().elapsed();
-    cloud.devcloud(&["bmc-unmute", VICTIM]);
+    let released = watch.started().elapsed();
+    let how = match release {
+        Release::BmcAnswers => {
+            cloud.devcloud(&["bmc-unmute", VICTIM]);
+            "BMC answers again"
+        }
+        Release::OperatorConfirms => {
+            let (status, body) = ctl
+                .post(
+                    &format!("/v1/lazarus/hosts/{VICTIM}/confirm-fenced"),
+                    serde_json::json!({"reason": "chaos test: the host is dead, its BMC silent"}),
+                )
+                .await;
+            assert_eq!(status, 202, "confirm-fenced: {body}");
+            "operator confirms"
+        }
+    };
     let fenced = watch
         .wait("the fence confirmed", Duration::from_secs(90), |_, p| {
             !p.is_empty() && p != "fencing"
@@ -410,17 +450,42 @@ async fn e2e_chaos_5_a_bmc_that_does_not_answer_holds_the_recovery_until_it_answ
         .await
         - watch.started();
     eprintln!("timeline of {VICTIM}:\n{}", watch.timeline());
-    assert_eq!(cloud.power_state(VICTIM), "Off");
-    figure("mute-bmc", "crash -> judged failed", detected);
-    figure("mute-bmc", "crash -> critical alert (BMC silent)", alerted);
+    let recs = recoveries(&ctl).await;
+    let rec = recs
+        .iter()
+        .find(|r| r["host"] == VICTIM)
+        .expect("a recovery");
+    let detail = ctl
+        .get(&format!(
+            "/v1/lazarus/recoveries/{}",
+            rec["id"].as_str().unwrap()
+        ))
+        .await;
+    let confirmation = detail.to_string();
+    match release {
+        Release::BmcAnswers => {
+            assert_eq!(cloud.power_state(VICTIM), "Off");
+            assert!(confirmation.contains(r#""how":{"power_off""#), "{detail}");
+        }
+        Release::OperatorConfirms => {
+            assert!(confirmation.contains(r#""how":{"operator""#), "{detail}");
+        }
+    }
+    let evacuations = evacuations_per_server(&cloud.client, &ids).await;
+    assert!(
+        ids.iter().all(|id| evacuations.get(id) == Some(&1)),
+        "each server evacuated exactly once: {evacuations:?}"
+    );
+    figure(tag, "crash -> judged failed", detected);
+    figure(tag, "crash -> critical alert (BMC silent)", alerted);
     figure(
-        "mute-bmc",
-        "BMC answers again -> fence confirmed",
-        fenced.saturating_sub(unmuted),
+        tag,
+        &format!("{how} -> fence confirmed"),
+        fenced.saturating_sub(released),
     );
     figure(
-        "mute-bmc",
-        "BMC answers again -> last server ACTIVE elsewhere",
-        last_active.saturating_sub(unmuted),
+        tag,
+        &format!("{how} -> last server ACTIVE elsewhere"),
+        last_active.saturating_sub(released),
     );
 }
