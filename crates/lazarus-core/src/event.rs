@@ -5,7 +5,7 @@
 //! [`crate::Engine::handle`] with the current time. Results of commands come back as
 //! events too, so the engine never waits on anything.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -170,6 +170,14 @@ pub struct Heartbeat {
     pub host: HostName,
     /// The peers the agent could reach recently (its own probes).
     pub reachable_peers: BTreeSet<HostName>,
+    /// How long before the heartbeat was sent each reachable peer last answered the
+    /// agent's probes. A reachable peer missing here answered just now (age zero), so
+    /// a heartbeat without ages (an older agent, a test) reads as it always did. The
+    /// detector credits each peer's sighting at `arrival - age`: a dead host stops
+    /// looking reached `peer_window` after its last answer, not after the last report
+    /// that still listed it (docs/core.md, "Detector").
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub peer_ages: BTreeMap<HostName, Duration>,
     /// The state of nova-compute on the host.
     pub nova_compute: ProcessState,
     /// The state of libvirtd on the host.
@@ -184,10 +192,17 @@ impl Heartbeat {
         Self {
             host: host.into(),
             reachable_peers: BTreeSet::new(),
+            peer_ages: BTreeMap::new(),
             nova_compute: ProcessState::Running,
             libvirtd: ProcessState::Running,
             instance_failures: Vec::new(),
         }
+    }
+
+    /// How long before this heartbeat was sent `peer` last answered the agent: its
+    /// reported age, or zero when none was reported.
+    pub fn peer_age(&self, peer: &HostName) -> Duration {
+        self.peer_ages.get(peer).copied().unwrap_or(Duration::ZERO)
     }
 }
 

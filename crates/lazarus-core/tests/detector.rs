@@ -6,6 +6,7 @@ use common::world::World;
 use common::*;
 use lazarus_core::command::Command;
 use lazarus_core::engine::Engine;
+use lazarus_core::event::{Event, Heartbeat};
 use lazarus_core::{AlertKind, HostHealth, Severity};
 
 fn names(n: usize) -> Vec<String> {
@@ -23,18 +24,36 @@ fn drive(
     heard: impl Fn(&str, u64) -> bool,
     reaches: impl Fn(&str, &str, u64) -> bool,
 ) {
+    drive_with_ages(w, e, hosts, from, to, heard, |a, b, s| {
+        reaches(a, b, s).then_some(0)
+    });
+}
+
+/// Like [`drive`], but `reaches(from, to, s)` gives how many ms before the heartbeat
+/// `to` last answered `from`'s probes (`None`: not reachable), as the agent reports it.
+fn drive_with_ages(
+    w: &mut World,
+    e: &mut Engine,
+    hosts: &[String],
+    from: u64,
+    to: u64,
+    heard: impl Fn(&str, u64) -> bool,
+    reaches: impl Fn(&str, &str, u64) -> Option<u64>,
+) {
     for s in from..=to {
         w.advance_to(e, secs(s));
         for a in hosts {
             if !heard(a, s) {
                 continue;
             }
-            let peers: Vec<&str> = hosts
-                .iter()
-                .filter(|b| *b != a && reaches(a, b, s))
-                .map(|b| b.as_str())
-                .collect();
-            w.feed(e, hb(a, &peers));
+            let mut beat = Heartbeat::healthy(a.as_str());
+            for b in hosts.iter().filter(|b| *b != a) {
+                if let Some(age) = reaches(a, b, s) {
+                    beat.reachable_peers.insert(h(b));
+                    beat.peer_ages.insert(h(b), d(age));
+                }
+            }
+            w.feed(e, Event::HeartbeatReceived(beat));
         }
     }
 }
@@ -119,6 +138,104 @@ fn a_host_nobody_hears_is_judged_failed_and_fenced() {
     );
     assert_eq!(w.evacuated.get(&i("i1")), Some(&1));
     assert_eq!(count(&log, AlertKind::HostFailed), 1);
+}
+
+#[test]
+fn a_peer_report_counts_from_when_the_peer_last_heard_the_host_not_from_its_arrival() {
+    // h00 is last heard at 9 s and last answers its peers' probes at 9.5 s; the peers
+    // keep listing it for their reachable window, saying how long ago it answered.
+    let hosts = names(4);
+    let refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let fx = Fixture::hosts(&refs).instance("i1", "h00");
+    let cluster = fx.cluster.clone();
+    let (mut e, start) = fx.engine();
+    let mut w = World::new(&cluster);
+    w.execute(start);
+    drive_with_ages(
+        &mut w,
+        &mut e,
+        &hosts,
+        0,
+        60,
+        |a, s| a != "h00" || s < 10,
+        |_, b, s| match (b, s) {
+            ("h00", 0..=9) => Some(0),
+            // 0.5, 1.5 and 2.5 s ago: the answer of 9.5 s.
+            ("h00", 10..=12) => Some(s * 1000 - 9_500),
+            ("h00", _) => None,
+            _ => Some(0),
+        },
+    );
+    let fence_at = w
+        .log
+        .iter()
+        .find(|(_, c)| matches!(c, Command::FenceHost { .. }))
+        .map(|(at, _)| *at)
+        .expect("fenced");
+    // The report of 12 s (age 2.5 s) keeps it partitioned only until its last answer
+    // plus the peer window (12.5 s), not for 3 s after it arrived (15 s).
+    assert_eq!(fence_at, t(12_500), "fenced at {fence_at}");
+    assert_eq!(w.evacuated.get(&i("i1")), Some(&1));
+    assert_eq!(count(&w.commands(), AlertKind::HostFailed), 1);
+}
+
+#[test]
+fn a_host_its_peers_reached_moments_ago_stays_partitioned() {
+    // The controller no longer hears h00 from 10 s; its peers still reach it, each
+    // answer up to 1.9 s old when reported (a probe lost now and then, the probe and
+    // heartbeat timers out of phase): the evidence is recent, it is never fenced.
+    let hosts = names(4);
+    let refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let fx = Fixture::hosts(&refs).instance("i1", "h00");
+    let cluster = fx.cluster.clone();
+    let (mut e, start) = fx.engine();
+    let mut w = World::new(&cluster);
+    w.execute(start);
+    drive_with_ages(
+        &mut w,
+        &mut e,
+        &hosts,
+        0,
+        600,
+        |a, s| a != "h00" || s < 10,
+        |_, _, s| Some([100, 900, 1_900][(s % 3) as usize]),
+    );
+    assert_eq!(e.host_health(&h("h00")), Some(HostHealth::Partitioned));
+    let log = w.commands();
+    assert!(
+        !fenced_or_evacuated(&log),
+        "a partitioned host was acted on"
+    );
+    assert!(e.recovery(&h("h00")).is_none());
+    assert_eq!(count(&log, AlertKind::HostPartitioned), 1);
+}
+
+#[test]
+fn an_old_report_arriving_late_does_not_move_a_newer_sighting_back() {
+    // h01 reports h00 fresh at 11 s; h02's report of the same second says it last
+    // heard h00 2.9 s ago. The fresher sighting holds: partitioned, not failed.
+    let hosts = names(4);
+    let refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let fx = Fixture::hosts(&refs).instance("i1", "h00");
+    let cluster = fx.cluster.clone();
+    let (mut e, start) = fx.engine();
+    let mut w = World::new(&cluster);
+    w.execute(start);
+    drive_with_ages(
+        &mut w,
+        &mut e,
+        &hosts,
+        0,
+        13,
+        |a, s| a != "h00" || s < 10,
+        |a, b, s| match (a, b) {
+            ("h01", "h00") => Some(0),
+            ("h02", "h00") if s >= 10 => Some(2_900),
+            _ => Some(0),
+        },
+    );
+    assert_eq!(e.host_health(&h("h00")), Some(HostHealth::Partitioned));
+    assert!(!fenced_or_evacuated(&w.commands()));
 }
 
 #[test]

@@ -21,6 +21,7 @@ use storm::StormGuard;
 use crate::event::{Heartbeat, NovaService, PowerState};
 use crate::model::Cluster;
 use crate::policy::{DetectorPolicy, StormPolicy};
+use crate::time::duration_millis;
 use crate::{HostName, SegmentId, Timestamp};
 
 /// A verdict that changed on a tick.
@@ -112,8 +113,14 @@ impl Detector {
         &self.policy
     }
 
-    /// Records a heartbeat: the host is heard, and so is every peer it reached.
-    /// Returns false if the host is unknown.
+    /// Records a heartbeat: the host is heard, and every peer it reached is seen at
+    /// the moment that peer last answered the agent (`now` minus the reported age, see
+    /// [`Heartbeat::peer_ages`]), never later than `now` and never moving an existing
+    /// later sighting back. Returns false if the host is unknown.
+    ///
+    /// The age only ever makes a sighting older, so it can turn `Partitioned` into
+    /// `Failed` sooner, never the reverse; a host a peer reached less than
+    /// `peer_window` ago stays `Partitioned` (never fenced).
     pub fn heartbeat(&mut self, now: Timestamp, hb: &Heartbeat) -> bool {
         let Some(&i) = self.index.get(&hb.host) else {
             return false;
@@ -125,7 +132,12 @@ impl Detector {
                 continue;
             }
             if let Some(&p) = self.index.get(peer) {
-                self.hosts[p].last_peer_seen = Some(now);
+                let answered = Timestamp::from_millis(
+                    now.as_millis()
+                        .saturating_sub(duration_millis(hb.peer_age(peer))),
+                );
+                let seen = &mut self.hosts[p].last_peer_seen;
+                *seen = Some(seen.map_or(answered, |s| s.max(answered)));
             }
         }
         true
@@ -200,7 +212,8 @@ impl Detector {
             .map_or(Timestamp::ZERO, |&i| self.hosts[i].last_unwitnessed)
     }
 
-    /// The last time a peer reported reaching a host.
+    /// The last moment a peer's agent is known to have reached a host: the latest
+    /// report's arrival minus the age it gave (when that peer last answered).
     pub fn last_peer_seen(&self, host: &HostName) -> Option<Timestamp> {
         self.index
             .get(host)

@@ -16,7 +16,8 @@ pub(crate) struct HostSignals {
     pub(crate) on_maintenance: bool,
     /// The last heartbeat from its agent; `None`: it has no agent (not judged).
     pub(crate) last_heard: Option<Timestamp>,
-    /// The last time a peer reported reaching it.
+    /// The last moment a peer's agent is known to have reached it: a report's arrival
+    /// minus the age the report gave, the latest over all reports.
     pub(crate) last_peer_seen: Option<Timestamp>,
     /// The last heartbeat really received (not the start of a silence clock set by
     /// `expect_agent`): whether the controller hears this host as a witness.
