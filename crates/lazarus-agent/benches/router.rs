@@ -12,7 +12,9 @@ use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::Request;
 use criterion::{criterion_group, criterion_main, Criterion};
-use lazarus_agent::protocol::{AgentHeartbeat, AgentReply, EventLedger, PeerInfo, ProcessStatus};
+use lazarus_agent::protocol::{
+    AgentHeartbeat, AgentReply, EventLedger, PeerAgeMs, PeerInfo, ProcessStatus,
+};
 use lazarus_agent::{AgentToken, AgentTokens, HeartbeatSink, HostName, SinkError};
 use tower::ServiceExt;
 
@@ -72,6 +74,11 @@ fn bench(c: &mut Criterion) {
         sent_at_ms: 1_763_727_000_123,
         interval_ms: 1000,
         reachable_peers: (0..SEGMENT).filter(|&p| p != me).map(host).collect(),
+        // As a real agent sends them: every peer with the age of its last answer.
+        reachable_peer_ages_ms: (0..SEGMENT)
+            .filter(|&p| p != me)
+            .map(|p| (host(p), PeerAgeMs(420)))
+            .collect(),
         nova_compute: ProcessStatus::Running,
         libvirtd: ProcessStatus::Running,
         events: vec![],

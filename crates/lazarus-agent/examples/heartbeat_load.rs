@@ -376,6 +376,7 @@ async fn driver(a: Args) {
                     sent_at_ms: 0,
                     interval_ms: 1000,
                     reachable_peers: reachable,
+                    reachable_peer_ages_ms: Default::default(),
                     nova_compute: ProcessStatus::Running,
                     libvirtd: ProcessStatus::Running,
                     events: vec![],

@@ -27,7 +27,7 @@ use crate::peers::{PeerTable, Prober};
 use crate::process::{ProcessWatch, Step};
 use crate::protocol::{
     heartbeat_path, AgentCommand, AgentEvent, AgentEventKind, AgentHeartbeat, AgentReply,
-    WatchdogReport,
+    PeerAgeMs, WatchdogReport,
 };
 use crate::token::AgentToken;
 use crate::watchdog::Watchdog;
@@ -282,10 +282,16 @@ impl Inner {
 
     fn heartbeat(&self) -> AgentHeartbeat {
         let now = Instant::now();
-        let reachable_peers = match self.peers.lock() {
-            Ok(t) => t.reachable(now, self.config.peers.reachable_window),
+        let window = self.config.peers.reachable_window;
+        let ages = match self.peers.lock() {
+            Ok(t) => t.reachable_ages(now, window),
             Err(_) => Default::default(),
         };
+        let reachable_peers = ages.keys().cloned().collect();
+        let reachable_peer_ages_ms = ages
+            .into_iter()
+            .map(|(peer, age)| (peer, PeerAgeMs::from_duration(age.min(window))))
+            .collect();
         let watchdog = self.config.has_watchdog().then_some(());
         let mut s = match self.state.lock() {
             Ok(s) => s,
@@ -298,6 +304,7 @@ impl Inner {
             sent_at_ms: wall_clock_ms(),
             interval_ms: millis(self.config.controller.heartbeat_interval),
             reachable_peers,
+            reachable_peer_ages_ms,
             nova_compute: s.nova.status(),
             libvirtd: s.libvirt.status(),
             events: s.pending.iter().cloned().collect(),

@@ -79,6 +79,19 @@ impl PeerTable {
             .collect()
     }
 
+    /// The peers that answered within `window` before `now`, each with how long ago
+    /// it last answered (at most `window`): what a heartbeat reports, so that the
+    /// controller counts a peer's sighting from its answer, not from the report.
+    pub fn reachable_ages(&self, now: Instant, window: Duration) -> BTreeMap<HostName, Duration> {
+        self.peers
+            .iter()
+            .filter_map(|(h, p)| {
+                let age = now.saturating_duration_since(p.last_answer?);
+                (age <= window).then(|| (h.clone(), age))
+            })
+            .collect()
+    }
+
     /// The last answer from any peer.
     pub fn last_answer(&self) -> Option<Instant> {
         self.peers.values().filter_map(|p| p.last_answer).max()
@@ -238,6 +251,32 @@ mod tests {
             .unwrap()
             .reachable(now, Duration::from_secs(1))
             .is_empty());
+    }
+
+    #[test]
+    fn reachable_peers_are_reported_with_the_age_of_their_last_answer() {
+        let mut t = PeerTable::new();
+        for p in ["b", "c", "d"] {
+            t.upsert(p.into(), "127.0.0.1:1".into());
+        }
+        t.round = 1;
+        let start = Instant::now();
+        t.answered(&"b".into(), 1, start);
+        t.answered(&"c".into(), 1, start + Duration::from_millis(2_600));
+        let now = start + Duration::from_millis(3_000);
+        let window = Duration::from_secs(3);
+        let ages = t.reachable_ages(now, window);
+        assert_eq!(ages.get(&HostName::from("b")), Some(&window));
+        assert_eq!(
+            ages.get(&HostName::from("c")),
+            Some(&Duration::from_millis(400))
+        );
+        assert!(!ages.contains_key(&HostName::from("d")), "never answered");
+        // The same peers as `reachable`, which the watchdog's quorum counts.
+        assert!(ages.keys().eq(t.reachable(now, window).iter()));
+        // Past the window, b is no longer reachable at all.
+        let later = t.reachable_ages(now + Duration::from_millis(1), window);
+        assert!(!later.contains_key(&HostName::from("b")));
     }
 
     #[test]

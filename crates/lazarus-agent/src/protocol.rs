@@ -7,6 +7,7 @@
 //!
 //! {"agent_run": "9f2c…", "sequence": 42, "sent_at_ms": 1763727000123,
 //!  "interval_ms": 1000, "reachable_peers": ["cmp-02", "cmp-03"],
+//!  "reachable_peer_ages_ms": {"cmp-02": 420, "cmp-03": 1380},
 //!  "nova_compute": "running", "libvirtd": "absent",
 //!  "events": [{"id": 7, "at_ms": 1763727000001,
 //!              "kind": {"process_down": {"process": "nova-compute"}}}],
@@ -15,6 +16,11 @@
 //! 200 {"acked_event": 7, "peers": [{"host": "cmp-02", "probe": "10.0.0.12:7411"}, …],
 //!      "commands": [{"restart_process": {"process": "nova-compute"}}]}
 //! ```
+//!
+//! `reachable_peer_ages_ms` says, per reachable peer, how long before the heartbeat was
+//! sent that peer last answered a probe; the controller's detector counts the peer's
+//! sighting from then (docs/core.md, "Detector"). It is optional: a peer without an age
+//! (an older agent sends none) counts as answered just now, as before the field existed.
 //!
 //! Events (process and instance reports) carry an id that grows within one agent run;
 //! the agent resends every event the controller has not acknowledged (`acked_event` is
@@ -27,11 +33,13 @@
 //! segment), 503 (this controller does not take heartbeats now: not the leader,
 //! shutting down). The agent treats every non-200 answer as "not heard".
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::time::Duration;
 
 use lazarus_core::event::{Heartbeat, InstanceFailure, InstanceFailureKind, Process, ProcessState};
 use lazarus_core::{Event, HostName, InstanceId};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The path of the heartbeat endpoint, with `{host}` as axum writes a parameter.
 pub const HEARTBEAT_PATH: &str = "/v1/lazarus/agents/{host}/heartbeat";
@@ -40,6 +48,12 @@ pub const HEARTBEAT_PATH: &str = "/v1/lazarus/agents/{host}/heartbeat";
 pub fn heartbeat_path(host: &HostName) -> String {
     format!("/v1/lazarus/agents/{}/heartbeat", host.as_str())
 }
+
+/// A reported peer age above this (one minute, twenty times the default reachable
+/// window) is absurd: the agent listed the peer as reachable, so it is taken as just
+/// answered (age zero). Erring that way can only keep a host `Partitioned` longer,
+/// never judge a reachable one failed.
+pub const MAX_PEER_AGE_MS: u64 = 60_000;
 
 /// The largest body the controller accepts (a heartbeat with thousands of pending
 /// events stays far below it).
@@ -64,6 +78,11 @@ pub struct AgentHeartbeat {
     /// The peers that answered the agent's probes recently (both ways: probes are
     /// round trips).
     pub reachable_peers: BTreeSet<HostName>,
+    /// Per reachable peer, how long before `sent_at_ms` it last answered (the agent
+    /// caps it at its `reachable_window`). Optional: a listed peer without an age is
+    /// taken as answered just now; ages of peers not listed are ignored.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reachable_peer_ages_ms: BTreeMap<HostName, PeerAgeMs>,
     /// nova-compute's state.
     pub nova_compute: ProcessStatus,
     /// libvirtd's state (`absent` on hosts without it).
@@ -74,6 +93,59 @@ pub struct AgentHeartbeat {
     /// The agent's watchdog, if it has one.
     #[serde(default)]
     pub watchdog: Option<WatchdogReport>,
+}
+
+/// How long ago a peer last answered, in ms. Read leniently, because a wrong age must
+/// not cost the whole heartbeat (an unheard host may be fenced): a negative number
+/// reads as 0, a fraction is truncated, anything that is not a number is refused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PeerAgeMs(pub u64);
+
+impl PeerAgeMs {
+    /// The age from a duration, in whole ms (saturating).
+    pub fn from_duration(d: Duration) -> Self {
+        Self(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// The age the detector is given: zero if it is absurd (above
+    /// [`MAX_PEER_AGE_MS`]).
+    pub fn to_core(self) -> Duration {
+        if self.0 > MAX_PEER_AGE_MS {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(self.0)
+        }
+    }
+}
+
+impl Serialize for PeerAgeMs {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for PeerAgeMs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = PeerAgeMs;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an age in milliseconds")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<PeerAgeMs, E> {
+                Ok(PeerAgeMs(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<PeerAgeMs, E> {
+                Ok(PeerAgeMs(u64::try_from(v).unwrap_or(0)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<PeerAgeMs, E> {
+                // `as` saturates (and maps NaN to 0), which is the reading wanted.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                Ok(PeerAgeMs(if v > 0.0 { v as u64 } else { 0 }))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// A process's state as the agent sees it.
@@ -228,9 +300,17 @@ impl AgentHeartbeat {
                 | AgentEventKind::IsolationResponseApplied { .. } => None,
             })
             .collect();
+        let peer_ages = self
+            .reachable_peer_ages_ms
+            .iter()
+            .filter(|(peer, _)| self.reachable_peers.contains(*peer))
+            .map(|(peer, age)| (peer.clone(), age.to_core()))
+            .filter(|(_, age)| !age.is_zero())
+            .collect();
         Heartbeat {
             host: host.clone(),
             reachable_peers: self.reachable_peers.clone(),
+            peer_ages,
             nova_compute: self.nova_compute.to_core(),
             libvirtd: self.libvirtd.to_core(),
             instance_failures,
@@ -320,6 +400,10 @@ mod tests {
                 .into_iter()
                 .map(HostName::from)
                 .collect(),
+            reachable_peer_ages_ms: [("cmp-02", 420), ("cmp-03", 1_380)]
+                .into_iter()
+                .map(|(h, ms)| (HostName::from(h), PeerAgeMs(ms)))
+                .collect(),
             nova_compute: ProcessStatus::Stopped,
             libvirtd: ProcessStatus::Absent,
             events: vec![
@@ -380,6 +464,7 @@ mod tests {
     fn the_documented_example_parses() {
         let text = r#"{"agent_run": "9f2c", "sequence": 42, "sent_at_ms": 1763727000123,
           "interval_ms": 1000, "reachable_peers": ["cmp-02", "cmp-03"],
+          "reachable_peer_ages_ms": {"cmp-02": 420, "cmp-03": 1380},
           "nova_compute": "running", "libvirtd": "absent",
           "events": [{"id": 7, "at_ms": 1763727000001,
                       "kind": {"process_down": {"process": "nova-compute"}}}],
@@ -387,6 +472,55 @@ mod tests {
         let hb: AgentHeartbeat = serde_json::from_str(text).unwrap();
         assert_eq!(hb.libvirtd, ProcessStatus::Absent);
         assert_eq!(hb.last_event(), 7);
+    }
+
+    #[test]
+    fn a_heartbeat_without_ages_from_an_older_agent_is_accepted_with_every_peer_fresh() {
+        let text = r#"{"agent_run": "9f2c", "sequence": 42, "sent_at_ms": 1763727000123,
+          "interval_ms": 1000, "reachable_peers": ["cmp-02", "cmp-03"],
+          "nova_compute": "running", "libvirtd": "absent"}"#;
+        let hb: AgentHeartbeat = serde_json::from_str(text).unwrap();
+        assert!(hb.reachable_peer_ages_ms.is_empty());
+        let core = hb.core_heartbeat(&"cmp-01".into());
+        assert_eq!(core.reachable_peers.len(), 2);
+        assert_eq!(core.peer_age(&"cmp-02".into()), Duration::ZERO);
+        // And a heartbeat without ages is sent as an older agent sent it.
+        assert!(!serde_json::to_string(&hb)
+            .unwrap()
+            .contains("reachable_peer_ages_ms"));
+    }
+
+    #[test]
+    fn peer_ages_reach_the_core_for_listed_peers_only() {
+        let mut hb = sample();
+        hb.reachable_peer_ages_ms
+            .insert("cmp-09".into(), PeerAgeMs(100));
+        let core = hb.core_heartbeat(&"cmp-01".into());
+        assert_eq!(core.peer_age(&"cmp-02".into()), Duration::from_millis(420));
+        assert_eq!(
+            core.peer_age(&"cmp-03".into()),
+            Duration::from_millis(1_380)
+        );
+        assert!(!core.peer_ages.contains_key(&HostName::from("cmp-09")));
+    }
+
+    #[test]
+    fn negative_fractional_and_absurd_ages_read_as_fresh_or_truncated_not_as_errors() {
+        let mut v = serde_json::to_value(sample()).unwrap();
+        v["reachable_peer_ages_ms"] = serde_json::json!({"cmp-02": -5, "cmp-03": 1e12});
+        let hb: AgentHeartbeat = serde_json::from_value(v.clone()).unwrap();
+        let core = hb.core_heartbeat(&"cmp-01".into());
+        assert_eq!(core.peer_age(&"cmp-02".into()), Duration::ZERO);
+        assert_eq!(core.peer_age(&"cmp-03".into()), Duration::ZERO);
+        v["reachable_peer_ages_ms"] = serde_json::json!({"cmp-02": 420.7});
+        let hb: AgentHeartbeat = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(
+            hb.reachable_peer_ages_ms[&HostName::from("cmp-02")],
+            PeerAgeMs(420)
+        );
+        // Not a number at all is a malformed body (400), as any other bad field.
+        v["reachable_peer_ages_ms"] = serde_json::json!({"cmp-02": "soon"});
+        assert!(serde_json::from_value::<AgentHeartbeat>(v).is_err());
     }
 
     #[test]

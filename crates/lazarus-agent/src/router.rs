@@ -245,6 +245,7 @@ mod tests {
             sent_at_ms: 0,
             interval_ms: 1000,
             reachable_peers: Default::default(),
+            reachable_peer_ages_ms: Default::default(),
             nova_compute: ProcessStatus::Running,
             libvirtd: ProcessStatus::Absent,
             events: vec![],

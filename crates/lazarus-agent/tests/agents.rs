@@ -162,6 +162,20 @@ async fn agents_see_each_other_and_report_a_stopped_one_unreachable() {
     })
     .await;
     assert!(!reported(&sink, "cmp-01").contains(&HostName::from("cmp-01")));
+    // Each reported peer carries the age of its last answer, within the agent's
+    // reachable window (500 ms here), so the controller can count from the answer.
+    for (host, hb) in sink.last.lock().unwrap().iter() {
+        assert!(
+            hb.reachable_peer_ages_ms
+                .keys()
+                .eq(hb.reachable_peers.iter()),
+            "{host}: {hb:?}"
+        );
+        assert!(
+            hb.reachable_peer_ages_ms.values().all(|a| a.0 <= 500),
+            "{host}: {hb:?}"
+        );
+    }
 
     let stopped = agents.pop().unwrap();
     stopped.shutdown().await;
