@@ -495,7 +495,11 @@ mod tests {
         let mut hb = sample();
         hb.reachable_peer_ages_ms
             .insert("cmp-09".into(), PeerAgeMs(100));
-        let core = hb.core_heartbeat(&"cmp-01".into());
+        // Through the ledger, the controller's path (lazarus-controller's AgentSink).
+        let (events, _) = EventLedger::new().take(&"cmp-01".into(), &hb);
+        let Some(Event::HeartbeatReceived(core)) = events.first() else {
+            panic!("expected a heartbeat first, got {events:?}");
+        };
         assert_eq!(core.peer_age(&"cmp-02".into()), Duration::from_millis(420));
         assert_eq!(
             core.peer_age(&"cmp-03".into()),
