@@ -287,8 +287,10 @@ fn futures_ready<T: Send>(v: T) -> impl Future<Output = T> + Send {
     std::future::ready(v)
 }
 
+/// The test configuration: fast polls and workflow timers, with `extra` merged over it
+/// (a table `extra` also names, such as `[poll]`, has its keys overridden one by one).
 pub fn config(dir: &std::path::Path, port: u16, extra: &str) -> Config {
-    Config::parse(&format!(
+    let mut base: toml::Table = toml::from_str(&format!(
         r#"
 [api]
 listen = "127.0.0.1:{port}"
@@ -308,11 +310,24 @@ return_grace = "300ms"
 max_parallel_evacuations = 2
 [shutdown]
 deadline = "3s"
-{extra}
 "#,
         dir.join("lazarus.sqlite").display()
     ))
-    .unwrap()
+    .unwrap();
+    merge(&mut base, toml::from_str(extra).unwrap());
+    Config::parse(&toml::to_string(&base).unwrap()).unwrap()
+}
+
+/// Deep-merges `over` into `base`: tables key by key, anything else replaced.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
 }
 
 /// The token an admin sends (see [`TokenAuth`]).
