@@ -19,6 +19,7 @@ use lazarus_store::{HostFilter, ListQuery, SegmentFilter, Store, StoreError};
 
 use crate::config::{Config, RecoverySection};
 use crate::nova;
+use crate::store_watch::StoreGeneration;
 
 /// A reading of everything lazarus protects.
 #[derive(Debug, Default)]
@@ -35,6 +36,45 @@ pub struct Inventory {
     pub groups: Option<Vec<lazarus_openstack::ServerGroup>>,
     /// Placement capacity and usage per host, when read.
     pub capacity: HashMap<HostName, (Capacity, Resources)>,
+    /// The [`StoreGeneration`] seen just before the store was read.
+    pub store_generation: u64,
+}
+
+/// The newest reading of the store's segments and hosts the engine applied, so that an
+/// inventory whose store part is older (a poll that read the store before an API write
+/// and then spent seconds on Nova) does not undo what that write added: its Nova part is
+/// applied over this view instead.
+#[derive(Debug, Default)]
+pub struct StoreView {
+    generation: u64,
+    segments: Vec<lazarus_store::Segment>,
+    hosts: Vec<lazarus_store::Host>,
+}
+
+impl StoreView {
+    /// The generation of the reading held.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Makes `inv` carry the newest store reading: its own, remembered here, if it was
+    /// read at this view's generation or later; otherwise this view's.
+    pub fn reconcile(&mut self, inv: &mut Inventory) {
+        if inv.store_generation >= self.generation {
+            self.generation = inv.store_generation;
+            self.segments.clone_from(&inv.segments);
+            self.hosts.clone_from(&inv.hosts);
+        } else {
+            tracing::debug!(
+                read_at = inv.store_generation,
+                newest = self.generation,
+                "an inventory read the store before a later API write: its segments and hosts are replaced by the newer reading"
+            );
+            inv.store_generation = self.generation;
+            inv.segments.clone_from(&self.segments);
+            inv.hosts.clone_from(&self.hosts);
+        }
+    }
 }
 
 /// Why an inventory could not be read.
@@ -48,8 +88,13 @@ pub enum InventoryError {
     Cloud(#[from] CloudError),
 }
 
-/// Reads segments and hosts from the store.
-pub async fn read_store(store: &dyn Store) -> Result<Inventory, StoreError> {
+/// Reads segments and hosts from the store, noting `generation` (read first) in the
+/// result.
+pub async fn read_store(
+    store: &dyn Store,
+    generation: &StoreGeneration,
+) -> Result<Inventory, StoreError> {
+    let store_generation = generation.current();
     let segments = store
         .list_segments(&SegmentFilter::default(), &ListQuery::all())
         .await?;
@@ -59,6 +104,7 @@ pub async fn read_store(store: &dyn Store) -> Result<Inventory, StoreError> {
     Ok(Inventory {
         segments,
         hosts,
+        store_generation,
         ..Inventory::default()
     })
 }
@@ -67,11 +113,12 @@ pub async fn read_store(store: &dyn Store) -> Result<Inventory, StoreError> {
 /// `None`), the server groups and (if `placement`) capacity and usage.
 pub async fn read<C: Cloud>(
     store: &dyn Store,
+    generation: &StoreGeneration,
     cloud: &C,
     only: Option<&HostName>,
     placement: bool,
 ) -> Result<Inventory, InventoryError> {
-    let mut inv = read_store(store).await?;
+    let mut inv = read_store(store, generation).await?;
     inv.services = cloud.list_compute_services().await?;
     let names: Vec<HostName> = match only {
         Some(h) => vec![h.clone()],
@@ -103,10 +150,11 @@ pub async fn read<C: Cloud>(
 /// host's servers and Placement, the last two at the same time.
 pub async fn read_failed_host<C: Cloud>(
     store: &dyn Store,
+    generation: &StoreGeneration,
     cloud: &C,
     host: &HostName,
 ) -> Result<Inventory, InventoryError> {
-    let mut inv = read_store(store).await?;
+    let mut inv = read_store(store, generation).await?;
     let (servers, capacity) = tokio::join!(
         cloud.list_servers_on_host(host.as_str()),
         read_placement(cloud, &inv.hosts)
@@ -521,5 +569,31 @@ password = "p"
         });
         assert!(cluster.host(&HostName::from("c2")).unwrap().on_maintenance);
         assert!(!cluster.host(&HostName::from("c1")).unwrap().on_maintenance);
+    }
+
+    #[test]
+    fn a_poll_that_read_the_store_before_an_api_write_does_not_undo_it() {
+        let mut view = StoreView::default();
+        // The API added c2 (generation 1) and the engine re-read the store.
+        let mut fresh = inventory(vec![]);
+        fresh.servers.clear();
+        fresh.store_generation = 1;
+        view.reconcile(&mut fresh);
+        // A poll that read the store at generation 0 (before c2) arrives afterwards:
+        // its servers stay, its store part is the newer one.
+        let mut stale = inventory(vec![server("i1", "c1", json!({}))]);
+        stale.hosts.retain(|h| h.name == "c1");
+        view.reconcile(&mut stale);
+        assert_eq!(view.generation(), 1);
+        assert_eq!(stale.store_generation, 1);
+        assert_eq!(stale.hosts.len(), 2);
+        assert_eq!(stale.servers.len(), 1);
+        // A later reading replaces the view.
+        let mut later = inventory(vec![]);
+        later.hosts.retain(|h| h.name == "c2");
+        later.store_generation = 2;
+        view.reconcile(&mut later);
+        assert_eq!(later.hosts.len(), 1);
+        assert_eq!(view.hosts.len(), 1);
     }
 }

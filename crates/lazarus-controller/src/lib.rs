@@ -9,7 +9,8 @@
 //!   timeouts; results come back as events;
 //! - [`journal`] writes each step ahead of its effects; [`reporter`] keeps Masakari's
 //!   notification statuses and vmoves up to date;
-//! - [`poller`] refreshes Nova's services and the protected servers;
+//! - [`poller`] refreshes Nova's services and the protected servers; [`store_watch`]
+//!   tells the engine about segments and hosts the API writes before the API answers;
 //! - [`http`] serves the Masakari API, the native API, `/live`, `/ready`, `/metrics`;
 //!   [`operator_http`] and [`operator`] take operators' actions on hosts to the engine.
 
@@ -29,6 +30,7 @@ pub mod poller;
 pub mod reporter;
 pub mod runtime;
 pub mod sink;
+pub mod store_watch;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -207,7 +209,14 @@ pub async fn run_with_fencer<C: Cloud + std::fmt::Debug + 'static>(
     let (tx, rx) = mpsc::channel::<Input>(INBOX);
     let (stop_tx, stop_rx) = watch::channel(false);
 
-    // The API first, so /live answers while the inventory loads.
+    // The API first, so /live answers while the inventory loads. Its segment and host
+    // writes reach the engine before it answers them.
+    let generation = store_watch::StoreGeneration::default();
+    let api_store: Arc<dyn Store> = Arc::new(store_watch::WatchedStore::new(
+        Arc::clone(&store),
+        generation.clone(),
+        tx.clone(),
+    ));
     let sink = sink::EngineSink::new(tx.clone());
     let compute: Arc<dyn lazarus_api::ComputeHostValidator> = if config.api.validate_compute_hosts {
         Arc::new(sink::NovaComputeHosts::new(Arc::clone(&cloud)))
@@ -215,7 +224,7 @@ pub async fn run_with_fencer<C: Cloud + std::fmt::Debug + 'static>(
         Arc::new(AllowAllComputeHosts)
     };
     let api = ApiState {
-        store: Arc::clone(&store),
+        store: api_store,
         sink: Arc::new(sink),
         compute,
         auth: Arc::clone(&auth),
@@ -260,7 +269,7 @@ pub async fn run_with_fencer<C: Cloud + std::fmt::Debug + 'static>(
     tracing::info!(%addr, auth = ?config.api.auth, "API listening");
 
     // What is protected, before the engine starts.
-    let inventory = poller::initial_inventory(&*store, &*cloud, &health).await;
+    let mut inventory = poller::initial_inventory(&*store, &generation, &*cloud, &health).await;
     let (journal, records) = Journal::open(Arc::clone(&store), Arc::clone(&index)).await?;
     poller::index_notified_recoveries(&*store, &index).await;
     let mut engine = Engine::new(config.engine_config(), lazarus_core::model::Cluster::new());
@@ -279,6 +288,8 @@ pub async fn run_with_fencer<C: Cloud + std::fmt::Debug + 'static>(
         metrics: Arc::clone(&metrics),
     });
     let mut listed = std::collections::HashSet::new();
+    let mut store_view = inventory::StoreView::default();
+    store_view.reconcile(&mut inventory);
     {
         let applied = inventory::apply(
             engine.cluster_mut(),
@@ -315,6 +326,8 @@ pub async fn run_with_fencer<C: Cloud + std::fmt::Debug + 'static>(
         refreshing: Default::default(),
         deferred: Vec::new(),
         expected_agents,
+        store_generation: generation.clone(),
+        store_view,
     };
     let mut engine_task = tokio::spawn(task.run(records));
 
@@ -323,7 +336,10 @@ pub async fn run_with_fencer<C: Cloud + std::fmt::Debug + 'static>(
     let placement_hosts = inventory.capacity.keys().map(ToString::to_string).collect();
     let pollers = poller::spawn(
         Arc::clone(&config),
-        Arc::clone(&store),
+        poller::StoreSource {
+            store: Arc::clone(&store),
+            generation,
+        },
         Arc::clone(&cloud),
         tx.clone(),
         Arc::clone(&health),

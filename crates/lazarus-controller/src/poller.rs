@@ -3,6 +3,10 @@
 //! shows here), and the protected hosts' servers with Placement capacity every
 //! `poll.servers_interval` / `poll.placement_interval`.
 //!
+//! Segments and hosts written through the API do not wait for these polls: the API's
+//! store tells the engine at once (`store_watch.rs`). The servers poll still re-reads
+//! them, which covers writes that bypass the API.
+//!
 //! Failures are logged once when they start and once when they clear, not on every
 //! poll (a remote party's outage must not flood the log).
 
@@ -19,18 +23,20 @@ use crate::config::Config;
 use crate::inventory::{self, Inventory};
 use crate::journal::RecoveryIndex;
 use crate::runtime::Input;
+use crate::store_watch::StoreGeneration;
 use crate::Health;
 
 /// Reads the first inventory, retrying (with a warning) until OpenStack answers: the
 /// engine must not start recoveries without knowing the hosts' servers.
 pub async fn initial_inventory<C: Cloud>(
     store: &dyn Store,
+    generation: &StoreGeneration,
     cloud: &C,
     health: &Health,
 ) -> Inventory {
     let mut delay = Duration::from_secs(1);
     loop {
-        match inventory::read(store, cloud, None, true).await {
+        match inventory::read(store, generation, cloud, None, true).await {
             Ok(inv) => {
                 health.cloud_polled(Ok(()));
                 return inv;
@@ -68,10 +74,20 @@ pub async fn index_notified_recoveries(store: &dyn Store, index: &RecoveryIndex)
     }
 }
 
+/// The store the pollers read segments and hosts from, with the count of the API's
+/// writes to it.
+#[derive(Debug, Clone)]
+pub struct StoreSource {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The API's writes to it.
+    pub generation: StoreGeneration,
+}
+
 /// Starts the pollers; they stop when `stop` turns true.
 pub fn spawn<C: Cloud + 'static>(
     config: Arc<Config>,
-    store: Arc<dyn Store>,
+    source: StoreSource,
     cloud: Arc<C>,
     tx: mpsc::Sender<Input>,
     health: Arc<Health>,
@@ -118,6 +134,7 @@ pub fn spawn<C: Cloud + 'static>(
         })
     };
     let servers = {
+        let StoreSource { store, generation } = source;
         let mut stop = stop;
         let every = config.poll.servers_interval;
         let placement_every = config.poll.placement_interval;
@@ -136,13 +153,14 @@ pub fn spawn<C: Cloud + 'static>(
                 }
                 // Placement is read on its own interval, and at once for hosts it has
                 // not been read for (a host just added has no capacity figures yet).
-                let hosts: BTreeSet<String> = match inventory::read_store(&*store).await {
-                    Ok(inv) => inv.hosts.into_iter().map(|h| h.name).collect(),
-                    Err(_) => placement_hosts.clone(),
-                };
+                let hosts: BTreeSet<String> =
+                    match inventory::read_store(&*store, &generation).await {
+                        Ok(inv) => inv.hosts.into_iter().map(|h| h.name).collect(),
+                        Err(_) => placement_hosts.clone(),
+                    };
                 let placement = last_placement.elapsed() >= placement_every
                     || !hosts.is_subset(&placement_hosts);
-                match inventory::read(&*store, &*cloud, None, placement).await {
+                match inventory::read(&*store, &generation, &*cloud, None, placement).await {
                     Ok(inv) => {
                         if placement && !inv.capacity.is_empty() {
                             last_placement = tokio::time::Instant::now();

@@ -29,12 +29,13 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::Config;
 use crate::effects::Effects;
-use crate::inventory::{self, Inventory};
+use crate::inventory::{self, Inventory, StoreView};
 use crate::journal::{phase_name, Journal, JournalError};
 use crate::metrics::Metrics;
 use crate::nova::{self, Liveness};
 use crate::operator::{self, OperatorRequest};
 use crate::reporter::Report;
+use crate::store_watch::StoreGeneration;
 use crate::{clock, Health};
 
 /// The longest a notification waits for the failed host's servers to be refreshed.
@@ -51,6 +52,8 @@ pub enum Input {
     NotificationReady(Box<lazarus_store::Notification>),
     /// A fresh reading of what is protected.
     Inventory(Box<Inventory>),
+    /// The API wrote segments or hosts (see `store_watch.rs`): re-read them now.
+    StoreChanged,
     /// The refresh of a failed host's servers ended (its inventory, if read, was sent
     /// just before): events held back for it can go to the engine.
     RefreshDone(HostName),
@@ -148,6 +151,10 @@ pub struct EngineTask<C> {
     pub(crate) deferred: Vec<Event>,
     /// Hosts with an agent token: expected to heartbeat from the start.
     pub(crate) expected_agents: Vec<HostName>,
+    /// Counts the API's segment and host writes.
+    pub(crate) store_generation: StoreGeneration,
+    /// The newest store reading applied.
+    pub(crate) store_view: StoreView,
 }
 
 impl<C> std::fmt::Debug for EngineTask<C> {
@@ -206,7 +213,8 @@ impl<C: Cloud + 'static> EngineTask<C> {
             }
             Input::Notification(n) => self.on_notification(*n).await?,
             Input::NotificationReady(n) => self.dispatch_notification(*n).await?,
-            Input::Inventory(inv) => self.apply_inventory(&inv),
+            Input::Inventory(inv) => self.apply_inventory(*inv),
+            Input::StoreChanged => self.on_store_changed().await,
             Input::Services(services) => self.on_services(services).await?,
             Input::Query(q) => self.answer(q),
             Input::Operator(req) => self.on_operator(req).await?,
@@ -226,6 +234,11 @@ impl<C: Cloud + 'static> EngineTask<C> {
         }
         let answer = match operator::admit(&self.engine, &req.ask) {
             Ok(()) => {
+                if req.ask.action == operator::OperatorAction::Recover {
+                    // As for a notification: the plan waits for the host's servers to
+                    // be re-read (a host added a moment ago was never listed).
+                    self.refresh_before_plan(req.ask.host.clone());
+                }
                 let event = req
                     .ask
                     .action
@@ -395,41 +408,57 @@ impl<C: Cloud + 'static> EngineTask<C> {
             return self.dispatch_notification(n).await;
         }
         let known = self.listed.contains(&host) && self.engine.cluster().host(&host).is_some();
+        if known {
+            self.refresh_before_plan(host);
+            self.dispatch_notification(n).await
+        } else {
+            let refresh = self.refresh_failed_host(host);
+            tokio::spawn(async move {
+                let tx = refresh.await;
+                let _ = tx.send(Input::NotificationReady(Box::new(n))).await;
+            });
+            Ok(())
+        }
+    }
+
+    /// Re-reads `host`'s servers while its recovery starts: its `HostMarkedDown`, on
+    /// which the engine plans, is held back until the reading is applied.
+    fn refresh_before_plan(&mut self, host: HostName) {
+        self.refreshing.insert(host.clone());
+        let refresh = self.refresh_failed_host(host.clone());
+        tokio::spawn(async move {
+            let tx = refresh.await;
+            let _ = tx.send(Input::RefreshDone(host)).await;
+        });
+    }
+
+    /// Reads what a failed host's recovery plans from and sends it to the engine task as
+    /// an inventory; the future gives back the inbox for what follows.
+    fn refresh_failed_host(
+        &self,
+        host: HostName,
+    ) -> impl std::future::Future<Output = mpsc::Sender<Input>> + Send + 'static {
         let store = Arc::clone(&self.store);
+        let generation = self.store_generation.clone();
         let cloud = Arc::clone(&self.effects.cloud);
         let tx = self.tx.clone();
         let limit = PREPARE_LIMIT.min(self.config.openstack.request_timeout);
-        let refreshed = host.clone();
-        let refresh_task = async move {
+        async move {
             // Fresh usages too: the plan is made from them. Bounded: a slow Nova must
             // not hold the recovery back; the last poll's figures are used instead.
-            let read = inventory::read_failed_host(&*store, &*cloud, &refreshed);
+            let read = inventory::read_failed_host(&*store, &generation, &*cloud, &host);
             match tokio::time::timeout(limit, read).await {
                 Ok(Ok(inv)) => {
                     let _ = tx.send(Input::Inventory(Box::new(inv))).await;
                 }
                 Ok(Err(e)) => {
-                    tracing::warn!(host = %refreshed, error = %e, "could not refresh the failed host's servers; using the last known list")
+                    tracing::warn!(%host, error = %e, "could not refresh the failed host's servers; using the last known list")
                 }
                 Err(_) => {
-                    tracing::warn!(host = %refreshed, limit_s = limit.as_secs_f64(), "refreshing the failed host's servers took too long; using the last known list")
+                    tracing::warn!(%host, limit_s = limit.as_secs_f64(), "refreshing the failed host's servers took too long; using the last known list")
                 }
             }
             tx
-        };
-        if known {
-            self.refreshing.insert(host.clone());
-            tokio::spawn(async move {
-                let tx = refresh_task.await;
-                let _ = tx.send(Input::RefreshDone(host)).await;
-            });
-            self.dispatch_notification(n).await
-        } else {
-            tokio::spawn(async move {
-                let tx = refresh_task.await;
-                let _ = tx.send(Input::NotificationReady(Box::new(n))).await;
-            });
-            Ok(())
         }
     }
 
@@ -521,7 +550,33 @@ impl<C: Cloud + 'static> EngineTask<C> {
         Ok(())
     }
 
-    fn apply_inventory(&mut self, inv: &Inventory) {
+    /// The API wrote segments or hosts: they are re-read from the store and applied
+    /// now, unless a reading at the current generation or later was applied already
+    /// (then it holds the write: a burst of writes is read once). Only the store's
+    /// part is read; Nova's facts about a new host (its service, its servers, its
+    /// capacity) come with the next polls, or at once when it fails.
+    async fn on_store_changed(&mut self) {
+        if self.store_generation.current() <= self.store_view.generation() {
+            return;
+        }
+        match inventory::read_store(&*self.store, &self.store_generation).await {
+            Ok(inv) => {
+                tracing::debug!(
+                    generation = inv.store_generation,
+                    segments = inv.segments.len(),
+                    hosts = inv.hosts.len(),
+                    "segments and hosts re-read after an API write"
+                );
+                self.apply_inventory(inv);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not re-read segments and hosts after an API write; the next servers poll reads them")
+            }
+        }
+    }
+
+    fn apply_inventory(&mut self, mut inv: Inventory) {
+        self.store_view.reconcile(&mut inv);
         let busy: HashSet<HostName> = self
             .engine
             .recoveries()
@@ -530,7 +585,7 @@ impl<C: Cloud + 'static> EngineTask<C> {
         let config = Arc::clone(&self.config);
         let applied = inventory::apply(
             self.engine.cluster_mut(),
-            inv,
+            &inv,
             &config,
             &config.engine.recovery,
             |h| busy.contains(h),
