@@ -455,3 +455,33 @@ fn a_rack_partition_that_holds_its_segment_majority_is_never_evacuated() {
         o.event_log.render()
     );
 }
+
+#[test]
+fn a_crashed_host_is_judged_failed_from_its_peers_last_answer_not_their_last_report() {
+    // Its peers keep listing it for their reachable window (3 s) after its last answer,
+    // saying how long ago it answered; the detector counts from the answer, so the
+    // host is judged about `peer_window` (3 s) after the crash, not 3 s + 3 s. (It may
+    // be `Partitioned` for a moment first: a peer's probe can follow its last heartbeat.)
+    let o = run(
+        vec![(
+            20_000,
+            Fault::HostCrash {
+                host: VICTIM,
+                reboot_after_ms: None,
+            },
+        )],
+        false,
+    );
+    let judged = o
+        .history
+        .alerts
+        .iter()
+        .find(|(_, a)| a.host.as_ref() == Some(&victim()) && a.kind == AlertKind::HostFailed)
+        .map(|(at, _)| *at)
+        .expect("judged failed");
+    assert!(
+        (23_000..=24_000).contains(&judged),
+        "judged at {judged} ms\n{}",
+        o.event_log.render()
+    );
+}

@@ -1,7 +1,8 @@
 //! The simulated hosts and their agents: heartbeats, the watchdog, boots, nova-compute
 //! starting, power changes landing, and process restarts asked by the controller.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use lazarus_core::event::{Heartbeat, Process, ProcessState};
 use lazarus_core::{Event, InstanceId};
@@ -12,8 +13,12 @@ use crate::config::WatchdogFeed;
 use crate::scenario;
 use crate::world::Node;
 
-/// How often an agent heartbeats.
+/// How often an agent heartbeats (and probes its peers: both on the same period).
 pub(super) const HEARTBEAT_MS: u64 = 1_000;
+
+/// How long an agent counts a peer reachable after its last answer (the agent's
+/// default `peers.reachable_window`), both for its reports and its watchdog quorum.
+pub(super) const REACHABLE_WINDOW_MS: u64 = 3_000;
 
 impl Sim<'_> {
     /// An agent's heartbeat period: it probes its segment's peers, feeds or trips its
@@ -35,19 +40,48 @@ impl Sim<'_> {
         let net = &self.world.network;
         let me = Node::Host(h);
         let agent_alive = host.agent_alive;
-        // Peers the agent reaches both ways (its probes are round trips).
+        // Peers that answer the agent's probe now (its probes are round trips).
+        let answering: Vec<usize> = self
+            .world
+            .hosts
+            .iter()
+            .enumerate()
+            .filter(|(p, peer)| {
+                agent_alive
+                    && *p != h
+                    && same_segment(*p)
+                    && peer.is_up()
+                    && peer.agent_alive
+                    && net.delivers(me, Node::Host(*p))
+                    && net.delivers(Node::Host(*p), me)
+            })
+            .map(|(p, _)| p)
+            .collect();
+        // The agent's peer table, as the real agent keeps it: a peer stays reachable
+        // for `REACHABLE_WINDOW_MS` after its last answer, and is reported with the
+        // age of that answer (the detector counts the sighting from the answer).
+        let Some(host) = self.world.hosts.get_mut(h) else {
+            return;
+        };
+        for p in answering {
+            host.peer_answers.insert(p, now);
+        }
+        let table: Vec<(usize, u64)> = host.peer_answers.iter().map(|(&p, &at)| (p, at)).collect();
         let mut peers = BTreeSet::new();
-        for (p, peer) in self.world.hosts.iter().enumerate() {
-            if p != h
-                && same_segment(p)
-                && peer.is_up()
-                && peer.agent_alive
-                && net.delivers(me, Node::Host(p))
-                && net.delivers(Node::Host(p), me)
-            {
+        let mut peer_ages = BTreeMap::new();
+        for (p, at) in table {
+            let age = now.saturating_sub(at);
+            if age > REACHABLE_WINDOW_MS || !same_segment(p) {
+                continue;
+            }
+            if let Some(peer) = self.world.hosts.get(p) {
                 peers.insert(peer.name.clone());
+                if age > 0 {
+                    peer_ages.insert(peer.name.clone(), Duration::from_millis(age));
+                }
             }
         }
+        let net = &self.world.network;
         let controller_up = self.controller.engine.is_some();
         let to_controller = net.delivers(me, Node::Controller);
         let acked = controller_up && to_controller && net.delivers(Node::Controller, me);
@@ -68,6 +102,7 @@ impl Sim<'_> {
             let hb = Heartbeat {
                 host: host.name.clone(),
                 reachable_peers: peers,
+                peer_ages,
                 nova_compute: if compute_alive {
                     ProcessState::Running
                 } else {

@@ -41,6 +41,9 @@ pub struct SimHost {
     pub last_reset_ms: Option<u64>,
     /// How many times its watchdog reset it.
     pub watchdog_resets: u32,
+    /// The agent's peer table: per peer host (by index), when that peer last answered
+    /// its probes. Emptied when the agent stops (a new agent starts with no answers).
+    pub peer_answers: BTreeMap<usize, u64>,
 }
 
 impl SimHost {
@@ -59,6 +62,7 @@ impl SimHost {
             generation: 0,
             last_reset_ms: None,
             watchdog_resets: 0,
+            peer_answers: BTreeMap::new(),
         }
     }
 
@@ -89,6 +93,7 @@ impl SimHost {
         self.os_up = false;
         self.compute_alive = false;
         self.agent_alive = false;
+        self.peer_answers.clear();
         self.generation += 1;
         for s in self.guests.values_mut() {
             *s = GuestState::Shutoff;
