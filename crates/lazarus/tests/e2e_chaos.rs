@@ -8,7 +8,9 @@
 //! 2. cut from the controller only: partitioned, never fenced, nothing evacuated;
 //! 3. cut off entirely: the agent applies its isolation response, the host is fenced
 //!    through its BMC and recovered;
-//! 4. nova-compute killed: the agent restarts it; no fence, no evacuation;
+//! 4. nova-compute killed: the agent restarts it; no fence, no evacuation (4); if the
+//!    restart fails, the host is disabled for scheduling, nothing moves, and it is
+//!    enabled again once nova-compute runs (4b);
 //! 5. a BMC that does not answer: no evacuation, a critical alert; the recovery
 //!    proceeds once the BMC answers (5) or an operator confirms the host is off (5b).
 //!
@@ -79,6 +81,37 @@ async fn assert_left_alone(
     }
 }
 
+/// When the fence of the victim was confirmed and its last server was ACTIVE
+/// elsewhere (since the watch started), once every server is; each evacuated exactly
+/// once.
+async fn wait_recovery(cloud: &ChaosCloud, watch: &Watch, ids: &[String]) -> (Duration, Duration) {
+    let fenced = watch
+        .wait("the fence confirmed", Duration::from_secs(90), |_, p| {
+            !p.is_empty() && p != "fencing"
+        })
+        .await;
+    let last_active = cloud
+        .wait_recovered(ids, VICTIM, Duration::from_secs(180))
+        .await
+        - watch.started();
+    eprintln!("timeline of {VICTIM}:\n{}", watch.timeline());
+    let evacuations = evacuations_per_server(&cloud.client, ids).await;
+    assert!(
+        ids.iter().all(|id| evacuations.get(id) == Some(&1)),
+        "each server evacuated exactly once: {evacuations:?}"
+    );
+    (fenced, last_active)
+}
+
+/// When the victim was judged failed, since the watch started.
+async fn wait_failed(watch: &Watch) -> Duration {
+    watch
+        .wait("the host judged failed", Duration::from_secs(60), |h, _| {
+            is_failure(h)
+        })
+        .await
+}
+
 /// Wall-clock seconds, to compare with the time the agent's stand-in wrote.
 #[allow(clippy::disallowed_methods)] // a test measuring real time, not the core
 fn unix_now() -> f64 {
@@ -99,34 +132,23 @@ async fn e2e_chaos_1_a_host_powered_off_is_detected_fenced_and_its_servers_come_
 
     let watch = Watch::start(&ctl, VICTIM);
     cloud.devcloud(&["power-off", VICTIM]);
-    let detected = watch
-        .wait("the host judged failed", Duration::from_secs(60), |h, _| {
-            is_failure(h)
-        })
-        .await;
-    let fenced = watch
-        .wait("the fence confirmed", Duration::from_secs(90), |_, p| {
-            !p.is_empty() && p != "fencing"
-        })
-        .await;
-    let last_active = cloud
-        .wait_recovered(&ids, VICTIM, Duration::from_secs(180))
-        .await
-        - watch.started();
-    eprintln!("timeline of {VICTIM}:\n{}", watch.timeline());
+    let detected = wait_failed(&watch).await;
+    let (fenced, last_active) = wait_recovery(&cloud, &watch, &ids).await;
 
     assert_eq!(cloud.power_state(VICTIM), "Off");
-    let evacuations = evacuations_per_server(&cloud.client, &ids).await;
-    assert!(
-        ids.iter().all(|id| evacuations.get(id) == Some(&1)),
-        "each server evacuated exactly once: {evacuations:?}"
-    );
-    let recs = recoveries(&ctl).await;
-    let rec = recs
-        .iter()
-        .find(|r| r["host"] == VICTIM)
-        .expect("a recovery");
-    assert_eq!(rec["instances"]["recovered"], 2, "{rec}");
+    // The controller verifies each server (ACTIVE elsewhere, migration done) on its
+    // own poll, a moment after the test saw them.
+    e2e::wait_for(
+        "the controller to count both servers recovered",
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || async {
+            let recs = recoveries(&ctl).await;
+            let rec = recs.iter().find(|r| r["host"] == VICTIM)?;
+            (rec["instances"]["recovered"] == 2).then_some(())
+        },
+    )
+    .await;
     figure("power-off", "power-off -> judged failed", detected);
     figure(
         "power-off",
@@ -232,21 +254,8 @@ async fn e2e_chaos_3_a_host_cut_off_entirely_isolates_itself_is_fenced_and_recov
     let watch = Watch::start(&ctl, VICTIM);
     let cut_at = unix_now();
     cloud.devcloud(&["cut", VICTIM, "--from", "all"]);
-    let detected = watch
-        .wait("the host judged failed", Duration::from_secs(60), |h, _| {
-            is_failure(h)
-        })
-        .await;
-    let fenced = watch
-        .wait("the fence confirmed", Duration::from_secs(90), |_, p| {
-            !p.is_empty() && p != "fencing"
-        })
-        .await;
-    let last_active = cloud
-        .wait_recovered(&ids, VICTIM, Duration::from_secs(180))
-        .await
-        - watch.started();
-    eprintln!("timeline of {VICTIM}:\n{}", watch.timeline());
+    let detected = wait_failed(&watch).await;
+    let (fenced, last_active) = wait_recovery(&cloud, &watch, &ids).await;
 
     let marker = std::fs::read_to_string(cloud.isolation_marker(VICTIM)).unwrap_or_else(|e| {
         panic!(
@@ -264,11 +273,6 @@ async fn e2e_chaos_3_a_host_cut_off_entirely_isolates_itself_is_fenced_and_recov
         "the agent says so in its log"
     );
     assert_eq!(cloud.power_state(VICTIM), "Off", "fenced through its BMC");
-    let evacuations = evacuations_per_server(&cloud.client, &ids).await;
-    assert!(
-        ids.iter().all(|id| evacuations.get(id) == Some(&1)),
-        "each server evacuated exactly once: {evacuations:?}"
-    );
     figure(
         "cut-all",
         "cut -> isolation response applied by the agent",
@@ -341,6 +345,83 @@ async fn e2e_chaos_4_a_killed_nova_compute_is_restarted_by_the_agent_without_fen
     eprintln!("timeline of {VICTIM}:\n{}", watch.timeline());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root and the devcloud's packages"]
+async fn e2e_chaos_4b_a_nova_compute_the_agent_cannot_restart_disables_the_host_and_nothing_moves()
+{
+    let cloud = ChaosCloud::begin("nova-compute-stays-down").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = cloud.write_controller_config(dir.path(), "", &[]);
+    let ctl = cloud
+        .start_controller("nova-compute-stays-down", &config)
+        .await;
+    let ids = cloud
+        .boot_on(&ctl, "nova-compute-stays-down", VICTIM, 1)
+        .await;
+    cloud.set_restart_command(
+        VICTIM,
+        &["sh", "-c", "echo cannot start nova-compute >&2; exit 1"],
+    );
+
+    let watch = Watch::start(&ctl, VICTIM);
+    cloud.devcloud(&["kill-compute", VICTIM]);
+    let service = |client: lazarus_openstack::OpenStackClient| async move {
+        client
+            .list_compute_services()
+            .await
+            .ok()?
+            .into_iter()
+            .find(|s| s.host == VICTIM)
+    };
+    let disabled = e2e::wait_for(
+        "the host disabled for scheduling by lazarus",
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || async {
+            let s = service(cloud.client.clone()).await?;
+            (s.status == lazarus_openstack::ServiceStatus::Disabled
+                && s.disabled_reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("lazarus")))
+            .then(|| watch.started().elapsed())
+        },
+    )
+    .await;
+    figure(
+        "nova-compute-stays-down",
+        "kill (restart fails) -> host disabled in Nova",
+        disabled,
+    );
+    // Its instances keep running where they are: no fence, no recovery, 20 s held.
+    assert_left_alone(&cloud, &ctl, &watch, &ids, Duration::from_secs(20), || true).await;
+    let forced = service(cloud.client.clone())
+        .await
+        .expect("the service")
+        .forced_down;
+    assert!(!forced, "a host with a live agent is not forced down");
+
+    // Repaired by hand: lazarus re-enables what it disabled.
+    let started = watch.started().elapsed();
+    cloud.devcloud(&["start-compute", VICTIM, "--no-wait"]);
+    let enabled = e2e::wait_for(
+        "the host enabled again by lazarus",
+        Duration::from_secs(90),
+        Duration::from_millis(200),
+        || async {
+            let s = service(cloud.client.clone()).await?;
+            (s.status == lazarus_openstack::ServiceStatus::Enabled)
+                .then(|| watch.started().elapsed())
+        },
+    )
+    .await;
+    figure(
+        "nova-compute-stays-down",
+        "nova-compute started by hand -> host enabled again",
+        enabled.saturating_sub(started),
+    );
+    eprintln!("timeline of {VICTIM}:\n{}", watch.timeline());
+}
+
 /// What ends the wait of a recovery whose BMC does not answer.
 #[derive(Clone, Copy, PartialEq)]
 enum Release {
@@ -385,11 +466,7 @@ async fn mute_bmc(tag: &str, release: Release) {
     let watch = Watch::start(&ctl, VICTIM);
     cloud.devcloud(&["bmc-mute", VICTIM]);
     cloud.devcloud(&["crash", VICTIM]);
-    let detected = watch
-        .wait("the host judged failed", Duration::from_secs(60), |h, _| {
-            is_failure(h)
-        })
-        .await;
+    let detected = wait_failed(&watch).await;
     let alerted = e2e::wait_for(
         "a critical alert",
         Duration::from_secs(120),
@@ -440,16 +517,7 @@ async fn mute_bmc(tag: &str, release: Release) {
             "operator confirms"
         }
     };
-    let fenced = watch
-        .wait("the fence confirmed", Duration::from_secs(90), |_, p| {
-            !p.is_empty() && p != "fencing"
-        })
-        .await;
-    let last_active = cloud
-        .wait_recovered(&ids, VICTIM, Duration::from_secs(180))
-        .await
-        - watch.started();
-    eprintln!("timeline of {VICTIM}:\n{}", watch.timeline());
+    let (fenced, last_active) = wait_recovery(&cloud, &watch, &ids).await;
     let recs = recoveries(&ctl).await;
     let rec = recs
         .iter()
@@ -471,11 +539,6 @@ async fn mute_bmc(tag: &str, release: Release) {
             assert!(confirmation.contains(r#""how":{"operator""#), "{detail}");
         }
     }
-    let evacuations = evacuations_per_server(&cloud.client, &ids).await;
-    assert!(
-        ids.iter().all(|id| evacuations.get(id) == Some(&1)),
-        "each server evacuated exactly once: {evacuations:?}"
-    );
     figure(tag, "crash -> judged failed", detected);
     figure(tag, "crash -> critical alert (BMC silent)", alerted);
     figure(

@@ -224,6 +224,28 @@ filter = "info"
         }
     }
 
+    /// Rewrites `host`'s agent configuration so that it restarts nova-compute with
+    /// `argv` (e.g. a command that fails), and restarts the agent.
+    pub fn set_restart_command(&self, host: &str, argv: &[&str]) {
+        let path = self.agents_dir().join(format!("{host}.toml"));
+        let text = std::fs::read_to_string(&path).expect("agent config");
+        let quoted: Vec<String> = argv.iter().map(|a| format!("{a:?}")).collect();
+        let replaced: String = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("restart_command = [\"") && l.contains("start-compute") {
+                    format!("restart_command = [{}]\n", quoted.join(", "))
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        assert_ne!(replaced, text, "the restart command line was found");
+        std::fs::write(&path, replaced).expect("agent config");
+        let (ok, out) = run_devcloud(&self.dir, &["start-agent", host], &[]);
+        assert!(ok, "start-agent {host}: {out}");
+    }
+
     /// The agent's log (the devcloud's `agent-<host>` service log).
     pub fn agent_log(&self, host: &str) -> String {
         std::fs::read_to_string(self.dir.join(format!("logs/agent-{host}.log"))).unwrap_or_default()
