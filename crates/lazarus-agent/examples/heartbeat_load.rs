@@ -2,7 +2,7 @@
 //! the controller-side heartbeat router on loopback.
 //!
 //! ```text
-//! cargo run --release -p lazarus-agent --example heartbeat_load -- [--agents 10000] [--seconds 30] [--segment 20] [--kill 3]
+//! cargo run --release -p lazarus-agent --example heartbeat_load -- [--agents 10000] [--seconds 30] [--segment 20] [--kill 3] [--no-ages]
 //! ```
 //!
 //! The server runs in a child process (this same program with `--serve`) so that its
@@ -11,8 +11,10 @@
 //! heartbeat and ticked every 500 ms, and a reply naming the segment's peers. The
 //! parent drives the heartbeats with one HTTP client and measures latency.
 //!
-//! Halfway through, `--kill` hosts (in different segments) stop heartbeating and their
-//! peers stop reporting them; the server reports how long after each one's last
+//! Halfway through, `--kill` hosts (in different segments) stop heartbeating; their
+//! peers keep listing them for the agents' reachable window (3 s) with the age of
+//! their last answer, as real agents do (`--no-ages`: without ages, as agents did
+//! before `reachable_peer_ages_ms`); the server reports how long after each one's last
 //! heartbeat its detector judged it failed (the detection latency at this load).
 //!
 //! Printed: requests/s, p50/p99 latency, the server's CPU (cores, from
@@ -29,7 +31,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axum::routing::get;
 use axum::Json;
-use lazarus_agent::protocol::{AgentHeartbeat, AgentReply, EventLedger, PeerInfo, ProcessStatus};
+use lazarus_agent::protocol::{
+    AgentHeartbeat, AgentReply, EventLedger, PeerAgeMs, PeerInfo, ProcessStatus,
+};
 use lazarus_agent::{AgentToken, AgentTokens, HeartbeatSink, SinkError};
 use lazarus_core::detector::{Detector, HostHealth};
 use lazarus_core::model::{Capacity, Cluster, Host, Segment};
@@ -38,12 +42,17 @@ use lazarus_core::{Event, HostName, Timestamp};
 use tokio::io::AsyncBufReadExt;
 use tokio::time::Instant;
 
+/// The agents' `peers.reachable_window`: how long a stopped peer stays listed.
+const REACHABLE_WINDOW: Duration = Duration::from_secs(3);
+
 #[derive(Debug, Clone, Copy)]
 struct Args {
     agents: usize,
     seconds: u64,
     segment: usize,
     kill: usize,
+    /// Send no peer ages (as agents did before `reachable_peer_ages_ms`).
+    no_ages: bool,
 }
 
 fn args() -> (bool, Args) {
@@ -52,6 +61,7 @@ fn args() -> (bool, Args) {
         seconds: 30,
         segment: 20,
         kill: 3,
+        no_ages: false,
     };
     let mut serve = false;
     let mut it = std::env::args().skip(1);
@@ -67,6 +77,7 @@ fn args() -> (bool, Args) {
             "--seconds" => a.seconds = num(),
             "--segment" => a.segment = num() as usize,
             "--kill" => a.kill = num() as usize,
+            "--no-ages" => a.no_ages = true,
             other => panic!("unknown argument {other}"),
         }
     }
@@ -364,11 +375,20 @@ async fn driver(a: Args) {
             let mut conn: Option<Conn> = None;
             // The body is built once (and again after the kill), with the sequence
             // number spliced in, so that the driver leaves the CPU to the server.
-            let build = |dead: &[AtomicBool]| {
+            // As a real agent does, a stopped peer stays listed for the reachable
+            // window after its last answer (the kill), with the age of that answer.
+            let build = |dead: &[AtomicBool], since_kill: Duration| {
+                let lost = |p: usize| dead[p].load(Ordering::Relaxed);
+                let listed = |p: usize| !lost(p) || since_kill <= REACHABLE_WINDOW;
                 let reachable: BTreeSet<HostName> = peers
                     .iter()
-                    .filter(|&&p| !dead[p].load(Ordering::Relaxed))
+                    .filter(|&&p| listed(p))
                     .map(|&p| host(p))
+                    .collect();
+                let reachable_peer_ages_ms = peers
+                    .iter()
+                    .filter(|&&p| !a.no_ages && lost(p) && listed(p))
+                    .map(|&p| (host(p), PeerAgeMs::from_duration(since_kill)))
                     .collect();
                 let hb = AgentHeartbeat {
                     agent_run: "load".into(),
@@ -376,7 +396,7 @@ async fn driver(a: Args) {
                     sent_at_ms: 0,
                     interval_ms: 1000,
                     reachable_peers: reachable,
-                    reachable_peer_ages_ms: Default::default(),
+                    reachable_peer_ages_ms,
                     nova_compute: ProcessStatus::Running,
                     libvirtd: ProcessStatus::Running,
                     events: vec![],
@@ -386,7 +406,7 @@ async fn driver(a: Args) {
                 let (before, after) = text.split_once("\"sequence\":0").unwrap();
                 (before.to_owned(), after.to_owned())
             };
-            let mut template = build(&dead);
+            let mut template = build(&dead, Duration::ZERO);
             let mut rebuilt = false;
             loop {
                 tick.tick().await;
@@ -397,9 +417,13 @@ async fn driver(a: Args) {
                 if dead[i].load(Ordering::Relaxed) {
                     continue;
                 }
+                // Rebuilt on each beat until a stopped peer has left the list.
                 if !rebuilt && t >= kill_at {
-                    template = build(&dead);
-                    rebuilt = true;
+                    let since_kill = t - kill_at;
+                    if peers.iter().any(|&p| dead[p].load(Ordering::Relaxed)) {
+                        template = build(&dead, since_kill);
+                    }
+                    rebuilt = since_kill > REACHABLE_WINDOW;
                 }
                 sequence += 1;
                 let body =
