@@ -509,7 +509,7 @@ async fn restore_cloud(dir: &Path, client: &OpenStackClient) {
             .list_servers_named(PREFIX)
             .await
             .is_ok_and(|l| l.is_empty());
-        if all_up && servers_gone {
+        if all_up && servers_gone && !hosts_placement_disabled(dir, client).await {
             return;
         }
         if Instant::now() > deadline {
@@ -518,6 +518,36 @@ async fn restore_cloud(dir: &Path, client: &OpenStackClient) {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
+
+/// Whether Placement still marks a host disabled (`COMPUTE_STATUS_DISABLED`) although
+/// Nova's service is enabled: Nova syncs that trait only when the service is up at the
+/// moment it is enabled, else at the compute's next start, and until then nothing can
+/// be booted there. Such a host's nova-compute is restarted (which syncs it).
+async fn hosts_placement_disabled(dir: &Path, client: &OpenStackClient) -> bool {
+    let Ok(providers) = client.list_resource_providers().await else {
+        return false;
+    };
+    let mut stale = false;
+    for p in providers
+        .iter()
+        .filter(|p| HOSTS.contains(&p.name.as_str()))
+    {
+        let disabled = client
+            .provider_traits(&p.uuid)
+            .await
+            .is_ok_and(|t| t.traits.iter().any(|t| t == "COMPUTE_STATUS_DISABLED"));
+        if disabled {
+            eprintln!(
+                "restore: Placement still marks {} COMPUTE_STATUS_DISABLED; restarting its nova-compute",
+                p.name
+            );
+            let _ = run_devcloud(dir, &["stop-compute", &p.name], &[]);
+            let _ = run_devcloud(dir, &["start-compute", &p.name], &[]);
+            stale = true;
+        }
+    }
+    stale
 }
 
 impl Drop for ChaosCloud {
