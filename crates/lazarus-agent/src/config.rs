@@ -113,7 +113,7 @@ impl Default for PeersSection {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], 7411)),
             probe_interval: Duration::from_secs(1),
-            reachable_window: Duration::from_secs(3),
+            reachable_window: Duration::from_secs(4),
             default_port: 7411,
             addresses: BTreeMap::new(),
         }

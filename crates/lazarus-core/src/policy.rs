@@ -107,7 +107,7 @@ impl Default for DetectorPolicy {
             tick_interval: Duration::from_millis(500),
             suspect_after_missed: 2,
             failed_after_missed: 3,
-            peer_window: Duration::from_secs(3),
+            peer_window: Duration::from_secs(4),
         }
     }
 }

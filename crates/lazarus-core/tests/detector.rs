@@ -173,8 +173,8 @@ fn a_peer_report_counts_from_when_the_peer_last_heard_the_host_not_from_its_arri
         .map(|(at, _)| *at)
         .expect("fenced");
     // The report of 12 s (age 2.5 s) keeps it partitioned only until its last answer
-    // plus the peer window (12.5 s), not for 3 s after it arrived (15 s).
-    assert_eq!(fence_at, t(12_500), "fenced at {fence_at}");
+    // plus the peer window of 4 s (13.5 s), not for 4 s after it arrived (16 s).
+    assert_eq!(fence_at, t(13_500), "fenced at {fence_at}");
     assert_eq!(w.evacuated.get(&i("i1")), Some(&1));
     assert_eq!(count(&w.commands(), AlertKind::HostFailed), 1);
 }

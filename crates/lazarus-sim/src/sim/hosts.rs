@@ -18,7 +18,7 @@ pub(super) const HEARTBEAT_MS: u64 = 1_000;
 
 /// How long an agent counts a peer reachable after its last answer (the agent's
 /// default `peers.reachable_window`), both for its reports and its watchdog quorum.
-pub(super) const REACHABLE_WINDOW_MS: u64 = 3_000;
+pub(super) const REACHABLE_WINDOW_MS: u64 = 4_000;
 
 impl Sim<'_> {
     /// An agent's heartbeat period: it probes its segment's peers, feeds or trips its

@@ -189,7 +189,7 @@ request_timeout = "800ms"
 [peers]
 listen = "0.0.0.0:{PROBE_PORT}"
 probe_interval = "1s"
-reachable_window = "3s"
+reachable_window = "4s"
 
 [peers.addresses]
 {peers}
