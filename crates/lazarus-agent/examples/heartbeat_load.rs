@@ -12,7 +12,7 @@
 //! parent drives the heartbeats with one HTTP client and measures latency.
 //!
 //! Halfway through, `--kill` hosts (in different segments) stop heartbeating; their
-//! peers keep listing them for the agents' reachable window (3 s) with the age of
+//! peers keep listing them for the agents' reachable window (4 s) with the age of
 //! their last answer, as real agents do (`--no-ages`: without ages, as agents did
 //! before `reachable_peer_ages_ms`); the server reports how long after each one's last
 //! heartbeat its detector judged it failed (the detection latency at this load).
@@ -43,7 +43,7 @@ use tokio::io::AsyncBufReadExt;
 use tokio::time::Instant;
 
 /// The agents' `peers.reachable_window`: how long a stopped peer stays listed.
-const REACHABLE_WINDOW: Duration = Duration::from_secs(3);
+const REACHABLE_WINDOW: Duration = Duration::from_secs(4);
 
 #[derive(Debug, Clone, Copy)]
 struct Args {
