@@ -5,6 +5,10 @@
 //! (`openstack.max_parallel_calls`); its result goes back to the engine task through
 //! the same bounded channel as every other input. Nothing here decides anything: a
 //! failed call is reported as the core's error kind and the core chooses what next.
+//!
+//! One exception to "one call": `EnableHost` first waits (a bounded while, holding no
+//! permit) until Nova sees the host's compute up, because Nova syncs Placement's
+//! `COMPUTE_STATUS_DISABLED` trait only for a service that is up when it is enabled.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,7 +18,7 @@ use lazarus_core::event::{Event, NovaError};
 use lazarus_core::{Command, HostName, InstanceId, ResetMethod};
 use lazarus_openstack::{
     ArrivalState, Cloud, EvacuateOptions, MigrationFilter, MigrationType, ServerAction,
-    ServiceUpdate, VmState as NovaVmState,
+    ServiceState, ServiceUpdate, VmState as NovaVmState,
 };
 use tokio::sync::{mpsc, Semaphore};
 
@@ -54,10 +58,25 @@ impl<C: Cloud + 'static> Effects<C> {
         self.config.request_timeout.saturating_mul(2)
     }
 
+    /// How often, and for how long at most, an enable waits for Nova to see the
+    /// host's compute up: a tenth of `report_interval`, and three of them (1 s and
+    /// 30 s by default). A starting compute reports at once, then every
+    /// `report_interval`, so three intervals cover a slow start.
+    fn enable_wait(&self) -> (Duration, Duration) {
+        let interval = self.config.report_interval;
+        let poll = (interval / 10).max(Duration::from_millis(1));
+        (poll, interval.saturating_mul(3))
+    }
+
     /// Starts `cmd` in its own task; its result comes back as an event.
     pub fn spawn(self: &Arc<Self>, cmd: Command) {
         let this = Arc::clone(self);
         tokio::spawn(async move {
+            // Before the permit: many hosts re-enabled at once must not hold every
+            // permit while they wait, and so delay a fencing.
+            if let Command::EnableHost { host } = &cmd {
+                this.wait_until_service_up(host).await;
+            }
             let Ok(_permit) = Arc::clone(&this.permits).acquire_owned().await else {
                 return;
             };
@@ -169,6 +188,63 @@ impl<C: Cloud + 'static> Effects<C> {
             | Command::RaiseAlert(_)
             | Command::RecoveryFinished(_) => None,
         }
+    }
+
+    /// Returns once Nova reports the host's compute service `up`, or after the bound
+    /// of [`Self::enable_wait`] (with a warning: the enable is sent anyway, since a
+    /// host disabled for good is worse than one Placement keeps out of scheduling
+    /// until its compute restarts).
+    ///
+    /// Why: Nova syncs the `COMPUTE_STATUS_DISABLED` trait of a compute node only if
+    /// its service is up at the moment it is enabled; else nova-api logs "will be
+    /// synchronized when the service is restarted" and the host takes no new server
+    /// (NoValidHost). A nova-compute just restarted after more than
+    /// `service_down_time` is still `down` until its first report lands.
+    async fn wait_until_service_up(&self, host: &HostName) {
+        let (poll, bound) = self.enable_wait();
+        let deadline = tokio::time::Instant::now() + bound;
+        loop {
+            match self.service_state(host).await {
+                Ok(ServiceState::Up) => return,
+                Ok(ServiceState::Down) => {
+                    tracing::debug!(%host, "nova still reports the compute down; the enable waits");
+                }
+                Err(error) => {
+                    tracing::debug!(%host, %error, "could not read the compute service; the enable waits");
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(
+                    %host,
+                    waited_s = bound.as_secs_f64(),
+                    "nova does not report the host's compute up; enabling it anyway: Placement may keep it \
+                     COMPUTE_STATUS_DISABLED (no new servers) until its nova-compute restarts"
+                );
+                return;
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+
+    /// Nova's view of the host's compute service, read under one permit.
+    async fn service_state(&self, host: &HostName) -> Result<ServiceState, String> {
+        let Ok(_permit) = self.permits.acquire().await else {
+            return Err("shutting down".into());
+        };
+        let result =
+            match tokio::time::timeout(self.call_timeout(), self.cloud.list_compute_services())
+                .await
+            {
+                Ok(Ok(services)) => services
+                    .iter()
+                    .find(|s| s.host == host.as_str())
+                    .map(|s| s.state)
+                    .ok_or_else(|| "no compute service on this host".to_owned()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("timed out".to_owned()),
+            };
+        self.metrics.nova_call("service_state", result.is_ok());
+        result
     }
 
     async fn service_id(&self, host: &HostName) -> Result<String, NovaError> {
