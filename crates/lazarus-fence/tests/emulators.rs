@@ -73,8 +73,9 @@ async fn redfish_power_off_to_off_read_back_figures_over_eight_systems() {
     let results = futures_join_all(fences).await;
     let mut elapsed = Vec::new();
     for r in results {
+        // How long it took is a figure, printed below, not a pass condition: the
+        // emulator's own delay is 1-11 s, and a loaded machine adds to it.
         let fenced = r.unwrap();
-        assert!(fenced.elapsed <= Duration::from_secs(20), "{fenced:?}");
         elapsed.push(fenced.elapsed);
     }
     // Each system was read back Off by the driver that fenced it; one more check of
