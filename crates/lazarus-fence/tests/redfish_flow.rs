@@ -247,7 +247,9 @@ async fn a_bmc_that_does_not_answer_times_out_within_the_call_limit() {
         .await
         .unwrap_err();
     assert_eq!(err, BmcError::Timeout(Duration::from_millis(700)));
-    assert!(started.elapsed() < Duration::from_secs(2));
+    // The BMC stalls 30 s: returning well before that shows the limit held (the
+    // margin is wide so that a loaded machine does not fail it).
+    assert!(started.elapsed() < Duration::from_secs(10));
 }
 
 #[tokio::test]
