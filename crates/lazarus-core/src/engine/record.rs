@@ -44,8 +44,15 @@ pub struct ProcessDisableRecord {
     pub host: HostName,
     /// The process that stayed down.
     pub process: Process,
-    /// True from just before `DisableHost` until the host is enabled again.
+    /// True from just before `DisableHost` until Nova has confirmed the enable; the
+    /// record with `false` closes the log.
     pub disabled: bool,
+    /// True from just before `EnableHost` until Nova answers it: an enable is pending
+    /// and is sent again on resume (enabling is idempotent in Nova), so a controller
+    /// stopped between the two does not leave the host disabled for good. Absent in
+    /// records written before this field existed (read as false).
+    #[serde(default)]
+    pub enabling: bool,
     /// When this record was written.
     pub at: Timestamp,
 }

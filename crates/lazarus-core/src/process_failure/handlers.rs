@@ -57,11 +57,15 @@ impl Engine {
                         enabling: true,
                     },
                 );
+                // Written ahead: the log stays open (still disabled, enable pending)
+                // until Nova confirms, so a controller stopped before the answer
+                // sends the enable again on resume.
                 out.push(Command::Persist(Record::ProcessDisable(
                     ProcessDisableRecord {
                         host: host.clone(),
                         process,
-                        disabled: false,
+                        disabled: true,
+                        enabling: true,
                         at: now,
                     },
                 )));
@@ -142,6 +146,7 @@ impl Engine {
                 host: host.clone(),
                 process,
                 disabled: true,
+                enabling: false,
                 at: now,
             },
         )));
@@ -169,17 +174,28 @@ impl Engine {
         }
     }
 
-    /// Nova answered an enable.
+    /// Nova answered an enable. Only a confirmed enable closes the process-disable
+    /// log; after a failed one the persisted record still says "enable pending", so
+    /// a resume retries it, as the next "running" report would.
     pub(crate) fn on_host_enabled(
         &mut self,
-        _now: Timestamp,
+        now: Timestamp,
         host: HostName,
         result: Result<(), NovaError>,
         out: &mut Vec<Command>,
     ) {
         match (result, self.processes.hosts.get(&host).copied()) {
-            (Ok(()), Some(ProcessWatch::Disabled { .. })) => {
+            (Ok(()), Some(ProcessWatch::Disabled { process, .. })) => {
                 self.processes.hosts.remove(&host);
+                out.push(Command::Persist(Record::ProcessDisable(
+                    ProcessDisableRecord {
+                        host,
+                        process,
+                        disabled: false,
+                        enabling: false,
+                        at: now,
+                    },
+                )));
             }
             (Err(e), Some(ProcessWatch::Disabled { process, .. })) => {
                 // Still ours and still disabled: the next "running" report retries.
@@ -223,21 +239,27 @@ impl Engine {
         }
     }
 
-    /// Continues after a restart: a host lazarus disabled stays ours to re-enable.
+    /// Continues after a restart: a host lazarus disabled stays ours to re-enable,
+    /// and an enable sent but never confirmed is sent again (Nova's enable is
+    /// idempotent; the runtime still waits for the compute to report up first).
     pub(crate) fn resume_process_disable(
         &mut self,
         _now: Timestamp,
         record: ProcessDisableRecord,
-        _out: &mut Vec<Command>,
+        out: &mut Vec<Command>,
     ) {
-        if record.disabled {
-            self.processes.hosts.insert(
-                record.host,
-                ProcessWatch::Disabled {
-                    process: record.process,
-                    enabling: false,
-                },
-            );
+        if !record.disabled {
+            return;
+        }
+        self.processes.hosts.insert(
+            record.host.clone(),
+            ProcessWatch::Disabled {
+                process: record.process,
+                enabling: record.enabling,
+            },
+        );
+        if record.enabling {
+            out.push(Command::EnableHost { host: record.host });
         }
     }
 }
