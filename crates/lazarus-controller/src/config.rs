@@ -416,7 +416,10 @@ impl Default for StormSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FencingSection {
-    /// Wait between a power-off and the next power read.
+    /// Wait between an accepted power-off and the first power read.
+    #[serde(with = "humantime_serde")]
+    pub first_power_read: Duration,
+    /// Wait between a power read that did not find "Off" and the next one.
     #[serde(with = "humantime_serde")]
     pub power_read_interval: Duration,
     /// Power reads per fence attempt.
@@ -444,6 +447,7 @@ impl Default for FencingSection {
     fn default() -> Self {
         let f = FencingPolicy::default();
         Self {
+            first_power_read: f.first_power_read,
             power_read_interval: f.power_read_interval,
             max_power_reads: f.max_power_reads,
             max_fence_attempts: f.max_fence_attempts,
@@ -722,6 +726,7 @@ impl Config {
                 fence_window: e.storm.fence_window,
             },
             fencing: FencingPolicy {
+                first_power_read: e.fencing.first_power_read,
                 power_read_interval: e.fencing.power_read_interval,
                 max_power_reads: e.fencing.max_power_reads,
                 max_fence_attempts: e.fencing.max_fence_attempts,

@@ -157,7 +157,12 @@ impl Default for StormPolicy {
 /// How fencing is confirmed and retried.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FencingPolicy {
-    /// Wait between a power-off (or a reading of "On") and the next power read.
+    /// Wait between an accepted power-off and the first power read. Shorter than
+    /// `power_read_interval` because most BMCs have switched the host off by then (the
+    /// devcloud's in 0.1 s), and a host confirmed sooner is evacuated sooner; a read that
+    /// comes too early only finds "On" and costs one of `max_power_reads`.
+    pub first_power_read: Duration,
+    /// Wait between a power read that did not find "Off" and the next one.
     pub power_read_interval: Duration,
     /// Power reads per fence attempt before the attempt counts as failed.
     pub max_power_reads: u32,
@@ -178,6 +183,7 @@ pub struct FencingPolicy {
 impl Default for FencingPolicy {
     fn default() -> Self {
         Self {
+            first_power_read: Duration::from_millis(500),
             power_read_interval: Duration::from_secs(2),
             max_power_reads: 8,
             max_fence_attempts: 3,

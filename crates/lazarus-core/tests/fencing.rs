@@ -278,3 +278,53 @@ fn a_bmc_that_answers_again_after_the_fence_gave_up_is_asked_to_power_off_again(
     );
     assert!(marks_down(&off), "{:?}", shapes(&off));
 }
+
+/// The first power read comes `first_power_read` after the BMC accepted the power-off
+/// (most BMCs have switched the host off by then); while it does not read Off, the
+/// following ones come every `power_read_interval`, and only an Off read confirms.
+#[test]
+fn the_first_power_read_comes_sooner_than_the_following_ones() {
+    let fx = Fixture::hosts(&["a", "b"]).instance("i1", "a");
+    let policy = fx.config.fencing.clone();
+    assert!(policy.first_power_read < policy.power_read_interval);
+    let (mut e, _) = fx.engine();
+    e.handle(
+        secs(1),
+        Event::OperatorRequestedRecovery {
+            host: h("a"),
+            operator: "op".into(),
+        },
+    );
+    let accepted_at = secs(2);
+    let accepted = e.handle(
+        accepted_at,
+        Event::FenceAttempted {
+            host: h("a"),
+            attempt: 1,
+            result: Ok(()),
+        },
+    );
+    let (first, token) = timers(&accepted)[0];
+    assert_eq!(first, accepted_at.saturating_add(policy.first_power_read));
+    e.handle(first, Event::TimerFired(token));
+    let on = e.handle(
+        first,
+        Event::PowerStateRead {
+            host: h("a"),
+            result: Ok(PowerState::On),
+        },
+    );
+    assert!(!marks_down(&on), "On is no confirmation");
+    let (second, token) = timers(&on)[0];
+    assert_eq!(second, first.saturating_add(policy.power_read_interval));
+    e.handle(second, Event::TimerFired(token));
+    let on = e.handle(
+        second,
+        Event::PowerStateRead {
+            host: h("a"),
+            result: Ok(PowerState::On),
+        },
+    );
+    let (third, _) = timers(&on)[0];
+    assert_eq!(third, second.saturating_add(policy.power_read_interval));
+}

@@ -149,11 +149,16 @@ fn a_bmc_reading_off_after_the_power_off_confirms_the_fence() {
         },
     );
     assert_eq!(shapes(&ok), vec!["timer"]);
-    let (_, token) = timers(&ok)[0];
-    let read = e.handle(secs(4), Event::TimerFired(token));
+    let (at, token) = timers(&ok)[0];
+    assert_eq!(
+        at,
+        t(2_500),
+        "first read 500 ms after the accepted power-off"
+    );
+    let read = e.handle(at, Event::TimerFired(token));
     assert_eq!(shapes(&read), vec!["read-power a"]);
     let on = e.handle(
-        secs(4),
+        at,
         Event::PowerStateRead {
             host: h("a"),
             result: Ok(PowerState::On),
@@ -164,13 +169,14 @@ fn a_bmc_reading_off_after_the_power_off_confirms_the_fence() {
         vec!["timer"],
         "on is not off: read again later"
     );
-    let (_, token) = timers(&on)[0];
+    let (at, token) = timers(&on)[0];
+    assert_eq!(at, t(4_500), "the next read 2 s after an On");
     assert_eq!(
-        shapes(&e.handle(secs(6), Event::TimerFired(token))),
+        shapes(&e.handle(at, Event::TimerFired(token))),
         vec!["read-power a"]
     );
     let off = e.handle(
-        secs(6),
+        at,
         Event::PowerStateRead {
             host: h("a"),
             result: Ok(PowerState::Off),

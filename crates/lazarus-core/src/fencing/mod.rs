@@ -276,7 +276,9 @@ impl Engine {
         }
         match result {
             Ok(()) => {
-                let at = now.saturating_add(self.config.fencing.power_read_interval);
+                // The first read comes sooner than the following ones: most BMCs have
+                // switched the host off well within it. Only an "Off" read confirms.
+                let at = now.saturating_add(self.config.fencing.first_power_read);
                 self.schedule(at, TimerPurpose::PowerRead(host), out);
             }
             Err(e) => {
