@@ -183,14 +183,8 @@ fn natural_key(name: &str) -> (String, u64) {
     )
 }
 
-/// Boots a cirros m1.tiny server with no network on `host`; returns its id once ACTIVE.
-pub async fn boot_active(
-    client: &OpenStackClient,
-    name: &str,
-    host: &str,
-    group: Option<&str>,
-    metadata: &[(&str, &str)],
-) -> String {
+/// The ids of the devcloud's cirros image and m1.tiny flavor.
+pub async fn cirros_tiny(client: &OpenStackClient) -> (String, String) {
     let image = client
         .find_image_id("cirros")
         .await
@@ -201,6 +195,18 @@ pub async fn boot_active(
         .await
         .expect("look up the flavor")
         .expect("the devcloud has an m1.tiny flavor");
+    (image, flavor)
+}
+
+/// Boots a cirros m1.tiny server with no network on `host`; returns its id once ACTIVE.
+pub async fn boot_active(
+    client: &OpenStackClient,
+    name: &str,
+    host: &str,
+    group: Option<&str>,
+    metadata: &[(&str, &str)],
+) -> String {
+    let (image, flavor) = cirros_tiny(client).await;
     let boot = BootRequest {
         name: format!("{PREFIX}{name}"),
         image_id: image,

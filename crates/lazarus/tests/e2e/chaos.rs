@@ -281,27 +281,8 @@ filter = "info"
             .iter()
             .map(|h| format!("{h} = \"{}:{PROBE_PORT}\"\n", self.host_addr(h)))
             .collect();
-        let text = format!(
-            r#"[api]
-listen = "{bridge}:{CONTROLLER_PORT}"
-auth = "none"
-
-[store]
-path = "{store}"
-
-[openstack]
-cloud = "devcloud-admin"
-
-[poll]
-services_interval = "1s"
-servers_interval = "2s"
-
-[engine.workflow]
-verify_poll_interval = "1s"
-return_retry = "5s"
-return_grace = "20s"
-
-{extra}
+        let sections = format!(
+            r#"{extra}
 
 [agents]
 token_dir = "{tokens}"
@@ -309,17 +290,15 @@ token_dir = "{tokens}"
 [agents.probe_addresses]
 {probes}
 {bmc}
-
-[log]
-filter = "info,lazarus_controller=debug"
 "#,
-            bridge = self.bridge,
-            store = dir.join("lazarus.sqlite").display(),
             tokens = self.token_dir().display(),
         );
-        let path = dir.join("lazarus.toml");
-        std::fs::write(&path, text).expect("write the controller config");
-        path
+        super::write_config_at(
+            dir,
+            &format!("{}:{CONTROLLER_PORT}", self.bridge),
+            "2s",
+            &sections,
+        )
     }
 
     /// Starts the controller (log `target/test-logs/chaos-<tag>-controller.log`),
@@ -356,16 +335,7 @@ filter = "info,lazarus_controller=debug"
     /// controller knows them.
     pub async fn boot_on(&self, ctl: &Controller, tag: &str, host: &str, n: usize) -> Vec<String> {
         let client = &self.client;
-        let image = client
-            .find_image_id("cirros")
-            .await
-            .expect("look up the image")
-            .expect("a cirros image");
-        let flavor = client
-            .find_flavor_id("m1.tiny")
-            .await
-            .expect("look up the flavor")
-            .expect("an m1.tiny flavor");
+        let (image, flavor) = devcloud::cirros_tiny(client).await;
         let mut ids = Vec::new();
         for i in 0..n {
             let boot = BootRequest {

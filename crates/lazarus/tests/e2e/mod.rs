@@ -73,10 +73,26 @@ pub fn free_port() -> u16 {
 /// loopback port, the store in `dir`, and short retries so a test does not wait for
 /// production-sized back-offs.
 pub fn write_config(dir: &Path, port: u16, max_parallel_evacuations: u32) -> PathBuf {
+    write_config_at(
+        dir,
+        &format!("127.0.0.1:{port}"),
+        "5s",
+        &format!("[engine.recovery]\nmax_parallel_evacuations = {max_parallel_evacuations}\n"),
+    )
+}
+
+/// The tests' controller configuration listening on `listen`, polling servers every
+/// `servers_interval`, with `sections` (more TOML tables) added.
+pub fn write_config_at(
+    dir: &Path,
+    listen: &str,
+    servers_interval: &str,
+    sections: &str,
+) -> PathBuf {
     let path = dir.join("lazarus.toml");
     let text = format!(
         r#"[api]
-listen = "127.0.0.1:{port}"
+listen = "{listen}"
 auth = "none"
 
 [store]
@@ -87,16 +103,14 @@ cloud = "devcloud-admin"
 
 [poll]
 services_interval = "1s"
-servers_interval = "5s"
+servers_interval = "{servers_interval}"
 
 [engine.workflow]
 verify_poll_interval = "1s"
 return_retry = "5s"
 return_grace = "20s"
 
-[engine.recovery]
-max_parallel_evacuations = {max_parallel_evacuations}
-
+{sections}
 [log]
 filter = "info,lazarus_controller=debug"
 "#,
@@ -300,16 +314,7 @@ fn chrono_like_now() -> String {
 /// Boots `n` cirros m1.tiny servers with no network, spread round-robin over the
 /// computes, and waits until all are ACTIVE. Returns (id, host) pairs.
 pub async fn boot_spread(client: &OpenStackClient, tag: &str, n: usize) -> Vec<(String, String)> {
-    let image = client
-        .find_image_id("cirros")
-        .await
-        .expect("look up the image")
-        .expect("the devcloud has a cirros image");
-    let flavor = client
-        .find_flavor_id("m1.tiny")
-        .await
-        .expect("look up the flavor")
-        .expect("the devcloud has an m1.tiny flavor");
+    let (image, flavor) = devcloud::cirros_tiny(client).await;
     let started = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for i in 0..n {
