@@ -214,6 +214,10 @@ pub struct InstancesSection {
     /// `virsh domuuid` to map a domain name to its UUID (the Nova server id), argv
     /// without the domain.
     pub virsh_domuuid_command: Vec<String>,
+    /// Lists every domain as `<uuid> <name>` lines, argv: run when the event stream
+    /// starts, so that a transient domain that dies (and with it, its name) is still
+    /// reported by its UUID.
+    pub virsh_list_command: Vec<String>,
 }
 
 impl Default for InstancesSection {
@@ -226,6 +230,17 @@ impl Default for InstancesSection {
             virsh_domuuid_command: ["virsh", "-c", "qemu:///system", "domuuid"]
                 .map(String::from)
                 .to_vec(),
+            virsh_list_command: [
+                "virsh",
+                "-c",
+                "qemu:///system",
+                "list",
+                "--all",
+                "--uuid",
+                "--name",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }
