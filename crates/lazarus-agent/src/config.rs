@@ -207,7 +207,8 @@ impl Default for ProcessConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct InstancesSection {
-    /// `none` or `virsh` (lifecycle events from `virsh event --loop`).
+    /// `none` or `virsh` (lifecycle events from `virsh event --loop`, and guest pings
+    /// if `guest_ping`).
     pub monitor: InstanceMonitorKind,
     /// The event stream command, argv.
     pub virsh_event_command: Vec<String>,
@@ -218,6 +219,26 @@ pub struct InstancesSection {
     /// starts, so that a transient domain that dies (and with it, its name) is still
     /// reported by its UUID.
     pub virsh_list_command: Vec<String>,
+    /// Pings each running domain's QEMU guest agent (`guest-ping`) every
+    /// `guest_ping_interval` and reports `guest_heartbeat_lost` once a guest that
+    /// answered before missed `guest_ping_misses` pings in a row. Needs `monitor = "virsh"`.
+    pub guest_ping: bool,
+    /// How often each running domain is pinged.
+    #[serde(with = "humantime_serde")]
+    pub guest_ping_interval: Duration,
+    /// How long one ping may take (`--timeout`, whole seconds, at least 1 s, less
+    /// than the interval).
+    #[serde(with = "humantime_serde")]
+    pub guest_ping_timeout: Duration,
+    /// Pings missed in a row (by a guest that answered before) before its silence is
+    /// reported; each further miss is reported too, with the silence so far, and the
+    /// controller's `failure_interval` decides.
+    pub guest_ping_misses: u32,
+    /// Lists the running domains as `<uuid> <name>` lines, argv.
+    pub virsh_running_command: Vec<String>,
+    /// `virsh qemu-agent-command`, argv without the domain (the domain,
+    /// `{"execute":"guest-ping"}` and `--timeout <s>` are appended).
+    pub virsh_guest_ping_command: Vec<String>,
 }
 
 impl Default for InstancesSection {
@@ -241,6 +262,16 @@ impl Default for InstancesSection {
             ]
             .map(String::from)
             .to_vec(),
+            guest_ping: false,
+            guest_ping_interval: Duration::from_secs(10),
+            guest_ping_timeout: Duration::from_secs(5),
+            guest_ping_misses: 3,
+            virsh_running_command: ["virsh", "-c", "qemu:///system", "list", "--uuid", "--name"]
+                .map(String::from)
+                .to_vec(),
+            virsh_guest_ping_command: ["virsh", "-c", "qemu:///system", "qemu-agent-command"]
+                .map(String::from)
+                .to_vec(),
         }
     }
 }
@@ -452,6 +483,30 @@ impl AgentConfig {
             | IsolationResponse::PowerOffInstances
             | IsolationResponse::StopFeedingWatchdog => Ok(()),
         }?;
+        let i = &self.instances;
+        if i.guest_ping {
+            if i.monitor != InstanceMonitorKind::Virsh {
+                return invalid("instances.guest_ping", "needs monitor = \"virsh\"");
+            }
+            if i.guest_ping_timeout < Duration::from_secs(1) {
+                return invalid("instances.guest_ping_timeout", "must be at least 1s");
+            }
+            if i.guest_ping_interval <= i.guest_ping_timeout {
+                return invalid(
+                    "instances.guest_ping_interval",
+                    "must be more than instances.guest_ping_timeout",
+                );
+            }
+            if i.guest_ping_misses == 0 {
+                return invalid("instances.guest_ping_misses", "must be at least 1");
+            }
+            if i.virsh_running_command.is_empty() || i.virsh_guest_ping_command.is_empty() {
+                return invalid(
+                    "instances.virsh_guest_ping_command",
+                    "guest pings need virsh_running_command and virsh_guest_ping_command",
+                );
+            }
+        }
         for (field, p) in [
             ("processes.nova_compute", &self.processes.nova_compute),
             ("processes.libvirtd", &self.processes.libvirtd),
@@ -515,6 +570,26 @@ mod tests {
         assert!(e.contains("isolation.response"), "{e}");
         c.watchdog.device = "/dev/watchdog".into();
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn guest_pings_need_the_virsh_monitor_and_sane_timings() {
+        let mut c = AgentConfig::default();
+        c.instances.guest_ping = true;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("instances.guest_ping"), "{e}");
+        c.instances.monitor = InstanceMonitorKind::Virsh;
+        c.validate().unwrap();
+        c.instances.guest_ping_timeout = Duration::from_millis(500);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("guest_ping_timeout"), "{e}");
+        c.instances.guest_ping_timeout = Duration::from_secs(10);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("guest_ping_interval"), "{e}");
+        c.instances.guest_ping_timeout = Duration::from_secs(5);
+        c.instances.guest_ping_misses = 0;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("guest_ping_misses"), "{e}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! is gone once it died, so `virsh domuuid` no longer knows its name: the UUIDs are
 //! learnt when the stream starts (`virsh list --all --uuid --name`) and from any event
 //! of a domain not known yet (its start), and `virsh domuuid` is only the fallback.
+//! virsh runs with `LC_ALL=C`: its event lines are translated messages.
 
 use std::collections::HashMap;
 
@@ -54,19 +55,31 @@ struct DomainUuids {
 impl DomainUuids {
     /// Takes `<uuid> <name>` lines (blank ones are skipped).
     fn learn_list(&mut self, listing: &str) {
-        for line in listing.lines() {
-            if let Some((uuid, name)) = line.trim().split_once(char::is_whitespace) {
-                self.by_name.insert(name.trim().to_owned(), uuid.to_owned());
-            }
+        for (uuid, name) in parse_listing(listing) {
+            self.by_name.insert(name, uuid);
         }
     }
 }
 
-/// Starts the configured monitor; failures arrive on `tx` with the domain's UUID.
+/// `virsh list --uuid --name` output: (UUID, name) per non-blank line.
+pub(crate) fn parse_listing(listing: &str) -> Vec<(String, String)> {
+    listing
+        .lines()
+        .filter_map(|line| line.trim().split_once(char::is_whitespace))
+        .map(|(uuid, name)| (uuid.to_owned(), name.trim().to_owned()))
+        .collect()
+}
+
+/// Starts the configured monitor (and the guest pings, if configured); failures arrive
+/// on `tx` with the domain's UUID.
 pub fn spawn(c: &InstancesSection, tx: mpsc::Sender<(InstanceId, InstanceFailureKind)>) {
     match c.monitor {
         InstanceMonitorKind::None => {}
         InstanceMonitorKind::Virsh => {
+            if c.guest_ping {
+                let pinger = crate::guest_ping::GuestPinger::new(c);
+                tokio::spawn(pinger.run(c.guest_ping_interval, tx.clone()));
+            }
             let c = c.clone();
             tokio::spawn(async move { virsh_loop(c, tx).await });
         }
@@ -81,6 +94,7 @@ async fn virsh_loop(c: InstancesSection, tx: mpsc::Sender<(InstanceId, InstanceF
     loop {
         let child = tokio::process::Command::new(program)
             .args(args)
+            .env("LC_ALL", "C")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
@@ -149,11 +163,12 @@ async fn handle_line(
 
 /// Runs a command (with one more argument), returning its trimmed standard output if
 /// it succeeded and printed something.
-async fn run(argv: &[String], arg: Option<&str>) -> Option<String> {
+pub(crate) async fn run(argv: &[String], arg: Option<&str>) -> Option<String> {
     let (program, args) = argv.split_first()?;
     let out = tokio::process::Command::new(program)
         .args(args)
         .args(arg)
+        .env("LC_ALL", "C")
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
         .output()
@@ -212,6 +227,7 @@ mod tests {
             virsh_event_command: vec![],
             virsh_domuuid_command: vec!["sh".into(), "-c".into(), domuuid.into(), "domuuid".into()],
             virsh_list_command: vec![],
+            ..InstancesSection::default()
         }
     }
 

@@ -11,6 +11,7 @@
 pub mod agent;
 pub mod command;
 pub mod config;
+pub mod guest_ping;
 pub mod instances;
 pub mod isolation;
 pub mod peers;

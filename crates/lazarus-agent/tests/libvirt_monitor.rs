@@ -30,7 +30,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use lazarus_agent::config::{CheckMethod, InstanceMonitorKind};
+use lazarus_agent::config::{CheckMethod, InstanceMonitorKind, InstancesSection};
+use lazarus_agent::guest_ping::{GuestPinger, PingOutcome};
 use lazarus_agent::protocol::{AgentEventKind, AgentHeartbeat, AgentReply};
 use lazarus_agent::{AgentConfig, AgentToken, AgentTokens, HeartbeatSink, SinkError};
 use lazarus_core::event::InstanceFailureKind;
@@ -140,6 +141,11 @@ impl Domains {
     /// Starts `instance-lztest-<run>-<n>`: TCG, 32 MiB, no disk, no graphics, serial
     /// to null. Returns its name and UUID.
     fn create(&mut self, n: u32) -> (String, InstanceId) {
+        self.create_with(n, "")
+    }
+
+    /// The same, with more devices (XML).
+    fn create_with(&mut self, n: u32, devices: &str) -> (String, InstanceId) {
         let name = format!("instance-lztest-{}-{n}", self.run);
         let uuid = format!(
             "4c7a1b2e-{}-4000-8000-{}{n:08x}",
@@ -159,6 +165,7 @@ impl Domains {
     <controller type='usb' model='none'/>
     <serial type='null'/>
     <memballoon model='none'/>
+    {devices}
   </devices>
 </domain>
 "
@@ -311,4 +318,61 @@ async fn a_killed_qemu_is_reported_crashed_by_uuid_and_a_destroyed_domain_is_not
     );
     assert_eq!(all.len(), 2, "exactly the two crashes: {all:?}");
     agent.shutdown().await;
+}
+
+/// The guest-agent channel, with no agent in the guest (there is no guest OS at all).
+const AGENT_CHANNEL: &str =
+    "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root and libvirt (tests/libvirt/up)"]
+async fn domains_whose_guest_agent_never_answered_are_not_reported() {
+    let mut domains = Domains::new();
+    let (bare, bare_uuid) = domains.create(11);
+    let (silent, silent_uuid) = domains.create_with(12, AGENT_CHANNEL);
+    let c = InstancesSection {
+        monitor: InstanceMonitorKind::Virsh,
+        guest_ping: true,
+        guest_ping_misses: 1, // the strictest: one miss would do for a guest that answered
+        ..InstancesSection::default()
+    };
+    let mut pinger = GuestPinger::new(&c);
+    let mut seen = vec![];
+    for round in 0..3 {
+        // Other domains of the host may run (another test's): only ours are looked at.
+        let ours: Vec<_> = pinger
+            .round()
+            .await
+            .into_iter()
+            .filter(|r| r.instance == bare_uuid || r.instance == silent_uuid)
+            .collect();
+        for r in &ours {
+            eprintln!(
+                "round {round}: {} {:?} → {:?}",
+                r.domain, r.outcome, r.failure
+            );
+            assert_eq!(r.failure, None, "{r:?}");
+        }
+        seen.push(ours);
+    }
+    let outcome = |round: usize, uuid: &InstanceId| {
+        seen[round]
+            .iter()
+            .find(|r| &r.instance == uuid)
+            .map(|r| r.outcome.clone())
+    };
+    // libvirt 9.0: "argument unsupported: QEMU guest agent is not configured".
+    assert_eq!(outcome(0, &bare_uuid), Some(PingOutcome::NoAgent), "{bare}");
+    assert_eq!(
+        outcome(1, &bare_uuid),
+        None,
+        "{bare} is not pinged again while it runs"
+    );
+    // libvirt 9.0: "Guest agent is not responding: QEMU guest agent is not connected".
+    for round in 0..3 {
+        match outcome(round, &silent_uuid) {
+            Some(PingOutcome::NoAnswer(why)) => assert!(why.contains("not connected"), "{why}"),
+            other => panic!("{silent}, round {round}: {other:?}"),
+        }
+    }
 }
