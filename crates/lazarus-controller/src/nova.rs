@@ -212,6 +212,9 @@ pub struct Liveness {
 
 #[derive(Debug, Default)]
 struct HostLiveness {
+    /// When this tracker first read the service: before a whole window has passed, a
+    /// compute that is not (yet) reporting may simply not have been watched long enough.
+    first_seen: Option<Timestamp>,
     last_value: Option<String>,
     /// (when seen, value) of each advance of `updated_at`.
     advances: VecDeque<(Timestamp, String)>,
@@ -242,6 +245,7 @@ impl Liveness {
     pub fn observe(&mut self, host: &HostName, updated_at: Option<&str>, now: Timestamp) -> bool {
         let window = self.window;
         let h = self.hosts.entry(host.clone()).or_default();
+        h.first_seen.get_or_insert(now);
         if let Some(value) = updated_at {
             let changed = h.last_value.as_deref().is_some_and(|last| last != value);
             if changed && !h.ours.iter().any(|v| v == value) {
@@ -257,6 +261,18 @@ impl Liveness {
             h.advances.pop_front();
         }
         h.advances.len() >= 2
+    }
+}
+
+impl Liveness {
+    /// Whether `host` has been watched for a whole window by `now`, so that "not
+    /// reporting" means its reports stopped rather than that too few were seen yet
+    /// (right after the controller started, or after the host was added).
+    pub fn watched_long_enough(&self, host: &HostName, now: Timestamp) -> bool {
+        self.hosts
+            .get(host)
+            .and_then(|h| h.first_seen)
+            .is_some_and(|t| now.saturating_since(t) >= self.window)
     }
 }
 
@@ -291,6 +307,18 @@ mod tests {
         );
         assert!(!l.observe(&h, Some("t1"), at(10)));
         assert!(l.observe(&h, Some("t2"), at(12)));
+    }
+
+    #[test]
+    fn a_compute_is_watched_long_enough_only_a_whole_window_after_its_first_reading() {
+        let mut l = Liveness::new(Duration::from_secs(10));
+        let h = HostName::from("c1");
+        assert!(!l.watched_long_enough(&h, at(0)), "never read");
+        l.observe(&h, Some("t0"), at(100));
+        assert!(!l.watched_long_enough(&h, at(134)));
+        l.observe(&h, Some("t0"), at(134));
+        assert!(l.watched_long_enough(&h, at(135)));
+        assert!(!l.watched_long_enough(&HostName::from("c2"), at(135)));
     }
 
     #[test]

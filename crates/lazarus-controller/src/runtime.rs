@@ -108,6 +108,8 @@ pub struct HostView {
 pub struct NovaView {
     /// The compute process reports (fresh `updated_at`).
     pub reporting: bool,
+    /// Watched long enough for `reporting == false` to mean its reports stopped.
+    pub reporting_known: bool,
     /// Nova says up.
     pub up: bool,
     /// forced_down.
@@ -606,15 +608,19 @@ impl<C: Cloud + 'static> EngineTask<C> {
             if self.engine.cluster().host(&host).is_none() {
                 continue;
             }
-            let reporting = match self.liveness.lock() {
-                Ok(mut l) => l.observe(&host, s.updated_at.as_ref().map(|t| t.as_str()), now),
-                Err(_) => false,
+            let (reporting, reporting_known) = match self.liveness.lock() {
+                Ok(mut l) => (
+                    l.observe(&host, s.updated_at.as_ref().map(|t| t.as_str()), now),
+                    l.watched_long_enough(&host, now),
+                ),
+                Err(_) => (false, false),
             };
             let observed = nova::service(&s, reporting);
             self.nova.insert(
                 host.clone(),
                 NovaView {
                     reporting,
+                    reporting_known,
                     up: observed.up,
                     forced_down: observed.forced_down,
                     disabled: observed.disabled,
@@ -732,8 +738,10 @@ fn explain(
             if n.up { "up" } else { "down" },
             if n.reporting {
                 ", compute reporting"
-            } else {
+            } else if n.reporting_known {
                 ", compute not reporting"
+            } else {
+                ", compute reports: too few seen yet"
             },
             if n.forced_down { ", forced down" } else { "" },
             if n.disabled {
@@ -825,6 +833,25 @@ mod tests {
             created_at: now,
             updated_at: None,
         }
+    }
+
+    fn nova_view(reporting: bool, reporting_known: bool) -> NovaView {
+        NovaView {
+            reporting,
+            reporting_known,
+            up: true,
+            forced_down: false,
+            disabled: false,
+            disabled_reason: None,
+        }
+    }
+
+    #[test]
+    fn a_compute_watched_too_briefly_is_not_said_to_have_stopped_reporting() {
+        let say = |n: NovaView| explain(Some(HostHealth::Up), None, Some(&n), false);
+        assert!(say(nova_view(false, false)).contains("compute reports: too few seen yet"));
+        assert!(say(nova_view(false, true)).contains("compute not reporting"));
+        assert!(say(nova_view(true, false)).contains("compute reporting"));
     }
 
     #[test]
