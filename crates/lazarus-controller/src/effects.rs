@@ -139,6 +139,7 @@ impl<C: Cloud + 'static> Effects<C> {
             } => {
                 tracing::info!(%instance, %host, %reason, "resetting instance");
                 let result = self.reset(&instance, method).await;
+                self.metrics.nova_call("reset_instance", result.is_ok());
                 Some(Event::InstanceResetDone { instance, result })
             }
             // Delivered with the agent's next heartbeat reply; its later process_up or
