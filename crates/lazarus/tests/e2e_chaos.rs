@@ -12,9 +12,13 @@
 //!    restart fails, the host is disabled for scheduling, nothing moves, and it is
 //!    enabled again once nova-compute runs (4b);
 //! 5. a BMC that does not answer: no evacuation, a critical alert; the recovery
-//!    proceeds once the BMC answers (5) or an operator confirms the host is off (5b).
+//!    proceeds once the BMC answers (5) or an operator confirms the host is off (5b);
+//! 6. a guest's QEMU killed (a real libvirt domain standing in for a server's guest):
+//!    the agent reports it, the controller resets the server through Nova, the host is
+//!    left alone; an operator's `virsh destroy` resets nothing.
 //!
-//! Needs root (network namespaces) and the devcloud's packages; `#[ignore]`d for a plain
+//! Needs root (network namespaces) and the devcloud's packages (and for 6, libvirt:
+//! `tests/libvirt/up`); `#[ignore]`d for a plain
 //! `cargo test`:
 //!
 //! ```text
@@ -29,9 +33,9 @@ mod e2e;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use e2e::chaos::{figure, metric, recoveries, ChaosCloud, Watch};
+use e2e::chaos::{figure, metric, recoveries, ChaosCloud, LibvirtDomains, Watch};
 use e2e::evacuations_per_server;
-use lazarus_openstack::{Cloud, ServiceState};
+use lazarus_openstack::{Cloud, ServiceState, ServiceStatus};
 use tokio::time::Instant;
 
 const VICTIM: &str = "compute1";
@@ -551,4 +555,206 @@ async fn mute_bmc(tag: &str, release: Release) {
         &format!("{how} -> last server ACTIVE elsewhere"),
         last_active.saturating_sub(released),
     );
+}
+
+/// Nova's name for a server's guest (`OS-EXT-SRV-ATTR:instance_name`, `instance-…`).
+async fn instance_name(cloud: &ChaosCloud, id: &str) -> String {
+    let body = cloud
+        .nova_get(&format!("/servers/{id}"))
+        .await
+        .expect("GET the server");
+    body["server"]["OS-EXT-SRV-ATTR:instance_name"]
+        .as_str()
+        .expect("Nova names the server's guest (admin)")
+        .to_owned()
+}
+
+/// The UTC time of day (seconds) a log line starts with (`2026-11-21T16:31:27.801580Z`).
+fn log_time_of_day(line: &str) -> Option<f64> {
+    let time = line.split_whitespace().next()?.split_once('T')?.1;
+    let mut parts = time.trim_end_matches('Z').split(':');
+    let (h, m, s): (f64, f64, f64) = (
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+    );
+    Some(h * 3600.0 + m * 60.0 + s)
+}
+
+/// Whether a log has a line with every one of `parts` (the lines carry ANSI colours
+/// between a field's name and its value, so the parts are matched one by one).
+fn log_has(log: &str, parts: &[&str]) -> bool {
+    log.lines().any(|l| parts.iter().all(|p| l.contains(p)))
+}
+
+/// What the controller logs as it makes the reset call (with the instance's id and
+/// the failure): the engine decides as it takes the agent's report.
+const RESETTING: &str = "resetting instance";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root, the devcloud's packages and libvirt (tests/libvirt/up)"]
+async fn e2e_chaos_6_a_crashed_vm_is_restarted_through_nova_and_its_host_left_alone() {
+    let tag = "vm-crash";
+    let mut domains = LibvirtDomains::connect();
+    let cloud = ChaosCloud::begin(tag).await;
+    // The machine has one libvirtd, which every host would see: only the victim's
+    // agent watches it.
+    cloud.add_agent_section(VICTIM, "[instances]\nmonitor = \"virsh\"\n");
+    let dir = tempfile::tempdir().unwrap();
+    let config = cloud.write_controller_config(dir.path(), "", &[]);
+    let ctl = cloud.start_controller(tag, &config).await;
+    // Protected the Masakari way (protection is also lazarus's default).
+    let ids = cloud
+        .boot_on_with(&ctl, tag, VICTIM, 2, &[("HA_Enabled", "True")])
+        .await;
+    let (crashing, stopping) = (ids[0].as_str(), ids[1].as_str());
+
+    // The agent runs in the host's network namespace; virsh reaches libvirtd through
+    // its unix socket in /run/libvirt, which the namespace shares.
+    let stream = cloud
+        .virsh_event_stream(VICTIM)
+        .unwrap_or_else(|| panic!("{VICTIM}'s agent runs no virsh event stream"));
+    assert_ne!(
+        stream.netns,
+        e2e::chaos::netns_of(std::process::id()),
+        "the agent's virsh runs inside {VICTIM}'s namespace"
+    );
+
+    // A guest per server, named and identified as Nova's libvirt driver does.
+    let crash_name = instance_name(&cloud, crashing).await;
+    let stop_name = instance_name(&cloud, stopping).await;
+    domains.create(&crash_name, crashing);
+    domains.create(&stop_name, stopping);
+
+    let watch = Watch::start(&ctl, VICTIM);
+    // The operator's stop comes first: libvirt's event stream is ordered, so once the
+    // crash is reported everything the stop produced was seen (and reported, if it were).
+    domains.destroy(&stop_name);
+    domains.kill_qemu(&crash_name);
+    let killed = Instant::now();
+    let killed_at = unix_now();
+
+    let (mut seen, mut reset, mut active) = (None, None, None);
+    let limit = killed + Duration::from_secs(90);
+    while active.is_none() {
+        assert!(
+            Instant::now() < limit,
+            "no reset within 90 s (failure seen: {seen:?}, reset: {reset:?}); agent log:\n{}",
+            cloud.agent_log(VICTIM)
+        );
+        let now = Instant::now() - killed;
+        if seen.is_none() && log_has(&cloud.controller_log(tag), &[RESETTING, crashing]) {
+            seen = Some(now);
+        }
+        if reset.is_none() {
+            let actions = cloud.instance_actions(crashing).await.unwrap_or_default();
+            if actions.iter().any(|a| a == "reboot") {
+                reset = Some(now);
+            }
+        } else if let Ok(s) = cloud.client.get_server_quick(crashing).await {
+            if s.status == "ACTIVE" && s.task_state.is_none() {
+                active = Some(now);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let seen = seen.unwrap_or_else(|| {
+        panic!(
+            "Nova has a reboot, but the controller never logged its reset:\n{}",
+            cloud.controller_log(tag)
+        )
+    });
+    let (reset, active) = (reset.unwrap(), active.unwrap());
+    eprintln!("timeline of {VICTIM}:\n{}", watch.timeline());
+
+    // What each part says.
+    let agent_log = cloud.agent_log(VICTIM);
+    let agent_saw = agent_log
+        .lines()
+        .find(|l| {
+            ["instance failure seen by libvirt", crashing, "Crashed"]
+                .iter()
+                .all(|p| l.contains(p))
+        })
+        .unwrap_or_else(|| panic!("the agent reports the crash by the server's id:\n{agent_log}"));
+    let log = cloud.controller_log(tag);
+    assert!(
+        log_has(&log, &[RESETTING, crashing, "Crashed"]),
+        "the controller resets the server for its crash:\n{log}"
+    );
+    assert_eq!(
+        cloud.instance_actions(crashing).await.unwrap(),
+        ["create", "reboot"],
+        "one reset (a hard reboot, the engine's ResetInstance) of the crashed server"
+    );
+    assert_eq!(
+        metric(
+            &ctl,
+            "lazarus_nova_calls",
+            &["reset_instance", "result=\"ok\""]
+        )
+        .await,
+        1.0,
+        "the controller counts one reset call, answered"
+    );
+
+    // The operator's stop: seen before the crash, never reported, never reset.
+    assert!(
+        !log_has(&log, &[RESETTING, stopping]),
+        "virsh destroy was taken for a failure:\n{log}"
+    );
+    assert_eq!(
+        cloud.instance_actions(stopping).await.unwrap(),
+        ["create"],
+        "the stopped server was left alone"
+    );
+    assert_eq!(
+        cloud.virsh_event_stream(VICTIM).map(|s| s.pid),
+        Some(stream.pid),
+        "the agent's event stream ran throughout (none of libvirt's events was missed)"
+    );
+
+    // The host is not fenced, nothing is evacuated, it stays enabled.
+    assert_left_alone(&cloud, &ctl, &watch, &ids, Duration::from_secs(5), || true).await;
+    let evacuations = evacuations_per_server(&cloud.client, &ids).await;
+    assert!(
+        evacuations.values().all(|n| *n == 0),
+        "nothing evacuated: {evacuations:?}"
+    );
+    let services = cloud.client.list_compute_services().await.unwrap();
+    let service = services
+        .iter()
+        .find(|s| s.host == VICTIM)
+        .expect("the victim's compute service");
+    assert!(
+        service.status == ServiceStatus::Enabled && !service.forced_down,
+        "{VICTIM} stays enabled, not forced down: {service:?}"
+    );
+    assert_eq!(
+        metric(&ctl, "lazarus_nova_calls", &["force_down"]).await
+            + metric(&ctl, "lazarus_nova_calls", &["operation=\"disable\""]).await,
+        0.0,
+        "no host forced down or disabled"
+    );
+
+    if let Some(at) = log_time_of_day(agent_saw) {
+        // Both clocks are this machine's; the log has the time of day only.
+        let after = (at - killed_at.rem_euclid(86_400.0)).rem_euclid(86_400.0);
+        figure(
+            tag,
+            "SIGKILL of a guest's QEMU -> failure seen by the agent's monitor (its log)",
+            Duration::from_secs_f64(after),
+        );
+    }
+    figure(
+        tag,
+        "SIGKILL -> failure seen by the controller (reset call starts)",
+        seen,
+    );
+    figure(
+        tag,
+        "SIGKILL -> reset (hard reboot) recorded by Nova",
+        reset,
+    );
+    figure(tag, "SIGKILL -> server ACTIVE after the reset", active);
 }

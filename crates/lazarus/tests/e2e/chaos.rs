@@ -246,6 +246,24 @@ filter = "info"
         assert!(ok, "start-agent {host}: {out}");
     }
 
+    /// Appends `section` (TOML, e.g. an `[instances]` table) to `host`'s agent
+    /// configuration and restarts the agent. The other hosts keep theirs; the next
+    /// test's [`ChaosCloud::begin`] writes every file afresh.
+    pub fn add_agent_section(&self, host: &str, section: &str) {
+        let path = self.agent_config(host);
+        let mut text = std::fs::read_to_string(&path).expect("agent config");
+        text.push('\n');
+        text.push_str(section);
+        std::fs::write(&path, text).expect("agent config");
+        let (ok, out) = run_devcloud(&self.dir, &["start-agent", host], &[]);
+        assert!(ok, "start-agent {host}: {out}");
+    }
+
+    /// Where `host`'s agent configuration is.
+    pub fn agent_config(&self, host: &str) -> PathBuf {
+        self.agents_dir().join(format!("{host}.toml"))
+    }
+
     /// The agent's log (the devcloud's `agent-<host>` service log).
     pub fn agent_log(&self, host: &str) -> String {
         std::fs::read_to_string(self.dir.join(format!("logs/agent-{host}.log"))).unwrap_or_default()
@@ -334,6 +352,18 @@ token_dir = "{tokens}"
     /// Boots `n` servers on `host` and waits until they are ACTIVE and the
     /// controller knows them.
     pub async fn boot_on(&self, ctl: &Controller, tag: &str, host: &str, n: usize) -> Vec<String> {
+        self.boot_on_with(ctl, tag, host, n, &[]).await
+    }
+
+    /// [`ChaosCloud::boot_on`], with server metadata (e.g. Masakari's `HA_Enabled`).
+    pub async fn boot_on_with(
+        &self,
+        ctl: &Controller,
+        tag: &str,
+        host: &str,
+        n: usize,
+        metadata: &[(&str, &str)],
+    ) -> Vec<String> {
         let client = &self.client;
         let (image, flavor) = devcloud::cirros_tiny(client).await;
         let mut ids = Vec::new();
@@ -344,7 +374,10 @@ token_dir = "{tokens}"
                 flavor_id: flavor.clone(),
                 host: Some(host.to_owned()),
                 zone: None,
-                metadata: vec![],
+                metadata: metadata
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
                 server_group: None,
             };
             ids.push(client.boot_server(&boot).await.expect("boot a server"));
@@ -721,4 +754,212 @@ pub fn figure(scenario: &str, what: &str, d: Duration) {
         "chaos {scenario}: {what} {:.2} s",
         d.as_secs_f64()
     ));
+}
+
+impl ChaosCloud {
+    /// The log of the controller started by [`ChaosCloud::start_controller`] with `tag`.
+    pub fn controller_log(&self, tag: &str) -> String {
+        std::fs::read_to_string(super::log_dir().join(format!("chaos-{tag}-controller.log")))
+            .unwrap_or_default()
+    }
+
+    /// `GET` on Nova's API (the endpoint of the admin client's catalog) at a recent
+    /// microversion; `None` on any error. For what the adapter does not wrap, such as
+    /// a server's `os-instance-actions`.
+    pub async fn nova_get(&self, path: &str) -> Option<Value> {
+        let (token, endpoint) = self.client.token_and_endpoint("compute").await.ok()?;
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", endpoint.trim_end_matches('/')))
+            .header("X-Auth-Token", token.expose())
+            .header("OpenStack-API-Version", "compute 2.96")
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        response.json().await.ok()
+    }
+
+    /// The actions Nova recorded for a server (`create`, `reboot`, `stop`...), oldest
+    /// first.
+    pub async fn instance_actions(&self, id: &str) -> Option<Vec<String>> {
+        let body = self
+            .nova_get(&format!("/servers/{id}/os-instance-actions"))
+            .await?;
+        let mut actions: Vec<(String, String)> = body["instanceActions"]
+            .as_array()?
+            .iter()
+            .map(|a| {
+                (
+                    a["start_time"].as_str().unwrap_or("").to_owned(),
+                    a["action"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+        actions.sort();
+        Some(actions.into_iter().map(|(_, a)| a).collect())
+    }
+
+    /// The `virsh event` stream `host`'s agent runs (its instance monitor), if it runs.
+    pub fn virsh_event_stream(&self, host: &str) -> Option<EventStream> {
+        let config = self.agent_config(host);
+        let agent_argv = format!("agent\0--config\0{}\0", config.display());
+        let processes = processes();
+        let agent = processes.iter().find(|p| p.cmdline.contains(&agent_argv))?;
+        let stream = processes
+            .iter()
+            .find(|p| p.ppid == agent.pid && p.cmdline.contains("event\0--all\0--loop"))?;
+        Some(EventStream {
+            pid: stream.pid,
+            netns: netns_of(stream.pid),
+        })
+    }
+}
+
+/// The `virsh event` process of an agent's instance monitor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventStream {
+    /// Its pid.
+    pub pid: u32,
+    /// Its network namespace (`net:[inode]`).
+    pub netns: String,
+}
+
+/// One process as `/proc` shows it.
+struct ProcessInfo {
+    pid: u32,
+    ppid: u32,
+    cmdline: String,
+}
+
+/// Every process of the machine.
+fn processes() -> Vec<ProcessInfo> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    dir.flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // stat: pid (comm) state ppid ...
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let cmdline = std::fs::read_to_string(e.path().join("cmdline")).unwrap_or_default();
+            Some(ProcessInfo { pid, ppid, cmdline })
+        })
+        .collect()
+}
+
+/// A process's network namespace (`net:[inode]`), or "" if unreadable.
+pub fn netns_of(pid: u32) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/net"))
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+/// Transient domains on the machine's real libvirtd (`tests/libvirt/up`), standing in
+/// for Nova servers' guests: the chaos cloud's nova-compute uses Nova's fake driver,
+/// which has no domain of its own, so a test creates one whose UUID is the server's id
+/// (as Nova's libvirt driver does). TCG, 32 MiB, no disk, no graphics. Every domain
+/// created is destroyed when this is dropped, whatever the test's outcome.
+pub struct LibvirtDomains {
+    names: Vec<String>,
+    dir: tempfile::TempDir,
+}
+
+/// The libvirt connection the agent's default `virsh` commands use.
+const LIBVIRT_URI: &str = "qemu:///system";
+
+/// `virsh -c qemu:///system ARGS` (C locale, as the agent runs it).
+fn virsh(args: &[&str]) -> std::process::Output {
+    Command::new("virsh")
+        .arg("-c")
+        .arg(LIBVIRT_URI)
+        .args(args)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run virsh: {e}"))
+}
+
+impl LibvirtDomains {
+    /// None yet; checks that libvirtd answers.
+    pub fn connect() -> Self {
+        let out = virsh(&["list", "--name"]);
+        assert!(
+            out.status.success(),
+            "libvirtd does not answer on {LIBVIRT_URI} (run tests/libvirt/up as root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self {
+            names: vec![],
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    /// `virsh create`s a domain named `name` with UUID `uuid`.
+    pub fn create(&mut self, name: &str, uuid: &str) {
+        let xml = format!(
+            "<domain type='qemu'>
+  <name>{name}</name>
+  <uuid>{uuid}</uuid>
+  <memory unit='MiB'>32</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <controller type='usb' model='none'/>
+    <serial type='null'/>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+"
+        );
+        let path = self.dir.path().join(format!("{name}.xml"));
+        std::fs::write(&path, xml).expect("write the domain XML");
+        self.names.push(name.to_owned());
+        let out = virsh(&["create", path.to_str().expect("a UTF-8 path")]);
+        assert!(
+            out.status.success(),
+            "virsh create {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `virsh destroy`: an operator's stop.
+    pub fn destroy(&self, name: &str) {
+        let out = virsh(&["destroy", name]);
+        assert!(
+            out.status.success(),
+            "virsh destroy {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// SIGKILL to the domain's QEMU (its pid from `/run/libvirt/qemu/<name>.pid`).
+    pub fn kill_qemu(&self, name: &str) {
+        let pid = std::fs::read_to_string(format!("/run/libvirt/qemu/{name}.pid"))
+            .unwrap_or_else(|e| panic!("the pid file of {name}'s QEMU: {e}"));
+        let ok = Command::new("kill")
+            .args(["-KILL", pid.trim()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -KILL {} ({name}'s QEMU)", pid.trim());
+    }
+}
+
+impl Drop for LibvirtDomains {
+    fn drop(&mut self) {
+        for name in &self.names {
+            // The crashed and the destroyed ones are gone already: errors are expected.
+            let _ = virsh(&["destroy", name]);
+        }
+    }
 }
