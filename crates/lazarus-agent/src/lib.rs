@@ -27,4 +27,4 @@ pub use config::AgentConfig;
 pub use lazarus_core::HostName;
 pub use protocol::{AgentCommand, AgentHeartbeat, AgentReply, EventLedger, PeerInfo};
 pub use router::{heartbeat_router, HeartbeatSink, SinkError};
-pub use token::{AgentToken, AgentTokens};
+pub use token::{AgentToken, AgentTokens, TokenError};

@@ -124,6 +124,11 @@ impl AgentTokens {
         Ok(tokens)
     }
 
+    /// `host`'s token, if it has one.
+    pub fn get(&self, host: &HostName) -> Option<&AgentToken> {
+        self.by_host.get(host)
+    }
+
     /// Whether `presented` is `host`'s token. An unknown host fails like a wrong token.
     pub fn verify(&self, host: &HostName, presented: &str) -> bool {
         match self.by_host.get(host) {

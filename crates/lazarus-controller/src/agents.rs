@@ -9,25 +9,26 @@
 //! `process_restart_failed` does (and the engine's `restart_grace` covers an agent that
 //! never answers).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 use lazarus_agent::protocol::{
     AgentCommand, AgentEventKind, AgentHeartbeat, AgentReply, EventLedger, PeerInfo,
 };
-use lazarus_agent::{AgentTokens, HeartbeatSink, SinkError};
+use lazarus_agent::{HeartbeatSink, SinkError};
 use lazarus_core::HostName;
 use lazarus_store::{HostFilter, ListQuery, Store, StoreError};
 use tokio::sync::mpsc;
 
 use crate::runtime::Input;
+use crate::token_book::TokenBook;
 
 /// Commands waiting for the next heartbeat of each host's agent.
 #[derive(Debug, Default)]
 pub struct AgentCommands {
     /// Hosts with a token: the only ones a command can be queued for.
-    agents: std::collections::BTreeSet<HostName>,
+    agents: RwLock<BTreeSet<HostName>>,
     pending: Mutex<HashMap<HostName, Vec<AgentCommand>>>,
 }
 
@@ -35,14 +36,28 @@ impl AgentCommands {
     /// Queues for the agents of `hosts` (the hosts with a token).
     pub fn new(hosts: impl IntoIterator<Item = HostName>) -> Self {
         Self {
-            agents: hosts.into_iter().collect(),
+            agents: RwLock::new(hosts.into_iter().collect()),
             pending: Mutex::default(),
         }
     }
 
+    /// The hosts with a token now (the token directory was re-read); commands waiting
+    /// for a host that lost its token are dropped.
+    pub fn set_agents(&self, hosts: impl IntoIterator<Item = HostName>) {
+        let hosts: BTreeSet<HostName> = hosts.into_iter().collect();
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|h, _| hosts.contains(h));
+        *self.agents.write().unwrap_or_else(|e| e.into_inner()) = hosts;
+    }
+
     /// Whether `host` runs an agent (has a token).
     pub fn has_agent(&self, host: &HostName) -> bool {
-        self.agents.contains(host)
+        self.agents
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(host)
     }
 
     /// Queues a command for `host`'s agent; `false` if the host has no agent. A command
@@ -71,7 +86,7 @@ impl AgentCommands {
 
 /// Takes authenticated heartbeats into the engine task.
 pub struct AgentSink {
-    tokens: AgentTokens,
+    tokens: Arc<TokenBook>,
     ledger: Mutex<EventLedger>,
     tx: mpsc::Sender<Input>,
     commands: Arc<AgentCommands>,
@@ -82,7 +97,7 @@ pub struct AgentSink {
 impl std::fmt::Debug for AgentSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AgentSink")
-            .field("agents", &self.tokens.len())
+            .field("agents", &self.tokens.hosts().len())
             .finish_non_exhaustive()
     }
 }
@@ -90,7 +105,7 @@ impl std::fmt::Debug for AgentSink {
 impl AgentSink {
     /// A sink into the engine task's inbox.
     pub fn new(
-        tokens: AgentTokens,
+        tokens: Arc<TokenBook>,
         tx: mpsc::Sender<Input>,
         commands: Arc<AgentCommands>,
         store: Arc<dyn Store>,

@@ -88,17 +88,31 @@ pub struct Config {
 }
 
 /// `[agents]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AgentsSection {
     /// A directory with one token file per host, named after the host (its first line
     /// is the agent's bearer token). Unset (the default): no agent is taken, and
     /// `POST /v1/lazarus/agents/{host}/heartbeat` refuses every caller.
     pub token_dir: Option<PathBuf>,
+    /// How often `token_dir` is read again while the controller runs (added, rotated
+    /// and removed tokens); a refused heartbeat gets it read sooner.
+    #[serde(with = "humantime_serde")]
+    pub token_reread_interval: Duration,
     /// Where each host's agent answers peer probes (`ip:port`), sent to its peers with
     /// every heartbeat reply. A host not listed is probed where its peers' own
     /// configuration says (by default `<host>:7411`).
     pub probe_addresses: std::collections::BTreeMap<lazarus_core::HostName, String>,
+}
+
+impl Default for AgentsSection {
+    fn default() -> Self {
+        Self {
+            token_dir: None,
+            token_reread_interval: Duration::from_secs(30),
+            probe_addresses: std::collections::BTreeMap::new(),
+        }
+    }
 }
 
 impl AgentsSection {
@@ -663,6 +677,10 @@ impl Config {
             ("poll.services_interval", self.poll.services_interval),
             ("poll.servers_interval", self.poll.servers_interval),
             ("poll.placement_interval", self.poll.placement_interval),
+            (
+                "agents.token_reread_interval",
+                self.agents.token_reread_interval,
+            ),
             ("shutdown.deadline", self.shutdown.deadline),
             (
                 "engine.recovery.verify_timeout",

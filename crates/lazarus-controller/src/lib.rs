@@ -31,6 +31,7 @@ pub mod reporter;
 pub mod runtime;
 pub mod sink;
 pub mod store_watch;
+pub mod token_book;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -236,8 +237,16 @@ pub async fn run_with_fencer<C: Cloud + std::fmt::Debug + 'static>(
     };
     let expected_agents: Vec<lazarus_core::HostName> = tokens.hosts().cloned().collect();
     let agent_commands = Arc::new(agents::AgentCommands::new(expected_agents.clone()));
-    let agent_sink = agents::AgentSink::new(
+    let token_book = Arc::new(token_book::TokenBook::new(
+        config.agents.token_dir.clone(),
         tokens,
+        Arc::clone(&agent_commands),
+    ));
+    let token_rereader = tokio::spawn(
+        Arc::clone(&token_book).run(config.agents.token_reread_interval, stop_rx.clone()),
+    );
+    let agent_sink = agents::AgentSink::new(
+        token_book,
         tx.clone(),
         Arc::clone(&agent_commands),
         Arc::clone(&store),
@@ -376,6 +385,7 @@ pub async fn run_with_fencer<C: Cloud + std::fmt::Debug + 'static>(
         for p in pollers {
             p.abort();
         }
+        token_rereader.abort();
         // The reporter ends once every sender is gone; give it the rest of the time.
         drop(effects);
         let _ = reporter.await;
