@@ -35,6 +35,8 @@ pub struct World {
     /// (server id, status)
     pub migrations: Vec<(String, String)>,
     pub evacuate_calls: BTreeMap<String, u32>,
+    /// (server id, action) per server action asked of Nova, in order.
+    pub server_actions: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -186,9 +188,14 @@ impl Cloud for FakeCloud {
 
     fn server_action(
         &self,
-        _server_id: &str,
-        _action: &ServerAction,
+        server_id: &str,
+        action: &ServerAction,
     ) -> impl Future<Output = Result<(), CloudError>> + Send {
+        self.0
+            .lock()
+            .unwrap()
+            .server_actions
+            .push((server_id.to_owned(), format!("{action:?}")));
         futures_ready(Ok(()))
     }
 
