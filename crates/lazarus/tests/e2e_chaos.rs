@@ -569,9 +569,14 @@ async fn instance_name(cloud: &ChaosCloud, id: &str) -> String {
         .to_owned()
 }
 
-/// The UTC time of day (seconds) a log line starts with (`2026-11-21T16:31:27.801580Z`).
+/// The UTC time of day (seconds) a log line starts with (`2026-11-21T16:31:27.801580Z`,
+/// possibly in ANSI colours).
 fn log_time_of_day(line: &str) -> Option<f64> {
-    let time = line.split_whitespace().next()?.split_once('T')?.1;
+    let start = line.find(|c: char| c.is_ascii_digit())?;
+    let stamp = line[start..]
+        .split(|c: char| c.is_whitespace() || c == '\x1b')
+        .next()?;
+    let time = stamp.split_once('T')?.1;
     let mut parts = time.trim_end_matches('Z').split(':');
     let (h, m, s): (f64, f64, f64) = (
         parts.next()?.parse().ok()?,
@@ -737,15 +742,15 @@ async fn e2e_chaos_6_a_crashed_vm_is_restarted_through_nova_and_its_host_left_al
         "no host forced down or disabled"
     );
 
-    if let Some(at) = log_time_of_day(agent_saw) {
-        // Both clocks are this machine's; the log has the time of day only.
-        let after = (at - killed_at.rem_euclid(86_400.0)).rem_euclid(86_400.0);
-        figure(
-            tag,
-            "SIGKILL of a guest's QEMU -> failure seen by the agent's monitor (its log)",
-            Duration::from_secs_f64(after),
-        );
-    }
+    // Both clocks are this machine's; the log has the time of day only.
+    let at = log_time_of_day(agent_saw)
+        .unwrap_or_else(|| panic!("no time at the start of the agent's line: {agent_saw}"));
+    let after = (at - killed_at.rem_euclid(86_400.0)).rem_euclid(86_400.0);
+    figure(
+        tag,
+        "SIGKILL of a guest's QEMU -> failure seen by the agent's monitor (its log)",
+        Duration::from_secs_f64(after),
+    );
     figure(
         tag,
         "SIGKILL -> failure seen by the controller (reset call starts)",
