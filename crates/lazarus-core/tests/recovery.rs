@@ -622,7 +622,8 @@ fn a_host_back_during_its_evacuation_is_not_evacuated_further_and_its_guests_res
         shapes(&back),
         vec![
             "persist a Evacuating fenced first:requested->b#1 later:given-up",
-            "check later"
+            "check later",
+            "timer"
         ]
     );
     // first's evacuation is verified as usual; later is restarted where it is.

@@ -77,14 +77,15 @@ fn a_host_back_before_its_fence_has_its_shut_off_guests_restarted_in_place() {
     assert_eq!(
         shapes(&back),
         vec![
-            "persist a Closed",
+            "persist a Returning",
             "alert Warning RecoveryAborted",
-            "check i1"
+            "check i1",
+            "timer"
         ]
     );
     assert_eq!(
         shapes(&e.handle(secs(31), shut_off("i1", "a"))),
-        vec!["reset i1"]
+        vec!["reset i1", "persist a Closed"]
     );
 }
 
@@ -99,14 +100,18 @@ fn after_a_takeover_a_guest_the_model_shows_stopped_on_a_host_back_before_its_fe
     assert_eq!(
         shapes(&back),
         vec![
-            "persist a Closed",
+            "persist a Returning",
             "alert Warning RecoveryAborted",
-            "check i1"
+            "check i1",
+            "timer"
         ],
         "the guest is looked at, not forgotten"
     );
     let seen = e.handle(secs(102), shut_off("i1", "a"));
-    assert_eq!(shapes(&seen), vec!["alert Error InstanceNotRecovered"]);
+    assert_eq!(
+        shapes(&seen),
+        vec!["alert Error InstanceNotRecovered", "persist a Closed"]
+    );
     let Command::RaiseAlert(alert) = &seen[0] else {
         unreachable!()
     };
@@ -136,7 +141,11 @@ fn after_a_takeover_a_guest_found_running_on_a_host_back_before_its_fence_raises
             migration: None,
         }),
     );
-    assert!(shapes(&running).is_empty(), "{:?}", shapes(&running));
+    assert_eq!(
+        shapes(&running),
+        vec!["persist a Closed"],
+        "no reset, no alert: the recovery just closes"
+    );
 }
 
 #[test]
@@ -187,5 +196,129 @@ fn after_a_takeover_a_planned_guest_given_up_is_restarted_from_its_recorded_stat
     assert_eq!(
         shapes(&e.handle(secs(102), shut_off("i1", "a"))),
         vec!["reset i1"]
+    );
+}
+
+/// The phases of the recovery records in a batch of commands, in order.
+fn phases(cmds: &[Command]) -> Vec<lazarus_core::workflow::Phase> {
+    persisted(cmds)
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Recovery(r) => Some(r.phase),
+            Record::ProcessDisable(_) => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_crash_after_calling_a_recovery_off_still_restarts_the_guests_in_place() {
+    let (fx, mut e, mut records) = recovery_waiting_for_the_watchdog();
+    // a resets (its watchdog) and boots: its heartbeat calls the recovery off. The
+    // controller crashes right after that write: the checks that followed it are lost.
+    records.extend(persisted(&e.handle(secs(30), hb("a", &["b", "c"]))));
+    // The new controller's model still shows i1 ACTIVE (Nova's power sync has not run).
+    let mut e = Engine::new(fx.config, fx.cluster);
+    let resumed = e.resume(secs(40), records);
+    assert!(
+        shapes(&resumed).contains(&"check i1".to_owned()),
+        "the restart in place is done again: {:?}",
+        shapes(&resumed)
+    );
+    assert_eq!(
+        shapes(&e.handle(secs(41), shut_off("i1", "a")))[0],
+        "reset i1"
+    );
+}
+
+#[test]
+fn a_crash_after_a_finished_recovery_starts_returning_still_restarts_the_guests_in_place() {
+    // One host only: a's instance cannot be placed and is given up, recorded as
+    // expected ACTIVE; the recovery finishes.
+    let fx = Fixture::hosts(&["a"]).instance("i1", "a");
+    let cluster = fx.cluster.clone();
+    let config = fx.config.clone();
+    let (mut e, _) = fx.engine();
+    let mut records = persisted(&e.handle(
+        secs(1),
+        Event::OperatorRequestedRecovery {
+            host: h("a"),
+            operator: "op".into(),
+        },
+    ));
+    records.extend(persisted(&e.handle(
+        secs(2),
+        Event::OperatorConfirmedFenced {
+            host: h("a"),
+            operator: "op".into(),
+        },
+    )));
+    records.extend(persisted(&e.handle(
+        secs(3),
+        Event::HostMarkedDown {
+            host: h("a"),
+            result: Ok(()),
+        },
+    )));
+    // a is powered on and comes back; the controller crashes right after the write
+    // that starts its return: what followed it is lost.
+    records.extend(persisted(
+        &e.handle(secs(50), Event::HostReturned { host: h("a") }),
+    ));
+    let mut e = Engine::new(config, synced_after_reset(&cluster, "a"));
+    let resumed = e.resume(secs(60), records);
+    let shapes_resumed = shapes(&resumed);
+    assert!(
+        shapes_resumed.contains(&"return a enable=true".to_owned()),
+        "{shapes_resumed:?}"
+    );
+    assert!(
+        shapes_resumed.contains(&"check i1".to_owned()),
+        "the restart in place is done again: {shapes_resumed:?}"
+    );
+    assert_eq!(
+        shapes(&e.handle(secs(61), shut_off("i1", "a")))[0],
+        "reset i1"
+    );
+}
+
+#[test]
+fn a_recovery_called_off_is_closed_only_once_its_restart_checks_are_answered() {
+    let (_, mut e, _) = recovery_waiting_for_the_watchdog();
+    let back = e.handle(secs(30), hb("a", &["b", "c"]));
+    assert!(
+        !phases(&back).contains(&lazarus_core::workflow::Phase::Closed),
+        "not closed while i1 is unchecked: {:?}",
+        shapes(&back)
+    );
+    let seen = e.handle(secs(31), shut_off("i1", "a"));
+    assert_eq!(
+        phases(&seen),
+        vec![lazarus_core::workflow::Phase::Closed],
+        "{:?}",
+        shapes(&seen)
+    );
+    assert!(shapes(&seen).contains(&"reset i1".to_owned()));
+}
+
+#[test]
+fn a_lost_restart_check_answer_is_asked_again() {
+    let (_, mut e, _) = recovery_waiting_for_the_watchdog();
+    let back = e.handle(secs(30), hb("a", &["b", "c"]));
+    let timers: Vec<_> = back
+        .iter()
+        .filter_map(|c| match c {
+            Command::ScheduleTimer { at, token } => Some((*at, *token)),
+            _ => None,
+        })
+        .collect();
+    assert!(!timers.is_empty(), "{:?}", shapes(&back));
+    let mut again = Vec::new();
+    for (at, token) in timers {
+        again.extend(e.handle(at, Event::TimerFired(token)));
+    }
+    assert!(
+        shapes(&again).contains(&"check i1".to_owned()),
+        "{:?}",
+        shapes(&again)
     );
 }

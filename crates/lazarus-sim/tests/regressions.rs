@@ -86,3 +86,18 @@ fn seed_of_f12_stays_clean() {
     };
     assert_clean(1418, &config, "F12 (guests left off after a takeover)");
 }
+
+#[test]
+fn seed_of_f14_stays_clean() {
+    // F14: a recovery called off by its host's return was written `Closed` before the
+    // restart checks that followed it, and a controller crash right after that write
+    // lost them. Found with `lazarus simulate --seed 6263 --max-faults 4`; the crash
+    // now falls after the write that closes the recovery (the scenario
+    // `a_controller_crash_right_after_a_recovery_is_called_off_still_restarts_the_guests`
+    // hits the window itself).
+    let config = SimConfig {
+        max_faults: 4,
+        ..SimConfig::default()
+    };
+    assert_clean(6263, &config, "F14 (restart in place lost with a crash)");
+}

@@ -485,3 +485,52 @@ fn a_crashed_host_is_judged_failed_from_its_peers_last_answer_not_their_last_rep
         o.event_log.render()
     );
 }
+
+#[test]
+fn a_controller_crash_right_after_a_recovery_is_called_off_still_restarts_the_guests() {
+    // Seed 14: the watchdog victim crashes at 20 s, reboots at once and boots at
+    // 51.2 s, before its watchdog promise is kept (~60 s), with its guests shut off;
+    // its return calls the recovery off at 51.3 s. The controller crash is armed at
+    // 30 s: k = 1 falls right after the call-off's write, k = 2 after the one that
+    // closes it. Before F14's fix the call-off was written `Closed` before the restart
+    // checks, and k = 1 left the guests off without a word (docs/sim-findings.md F14).
+    for after_persists in 1..=2 {
+        let mut config = config(
+            true,
+            vec![
+                (
+                    20_000,
+                    Fault::HostCrash {
+                        host: VICTIM,
+                        reboot_after_ms: Some(1_000),
+                    },
+                ),
+                (
+                    30_000,
+                    Fault::ControllerCrash {
+                        after_persists,
+                        down_ms: 4_000,
+                    },
+                ),
+            ],
+        );
+        config.full_log = true;
+        let o = run_seed(14, &config);
+        let log = o.event_log.render();
+        assert!(
+            o.violations.is_empty(),
+            "k={after_persists}: {:?}\n{log}",
+            o.violations
+        );
+        assert!(
+            log.contains("phase Returning")
+                && log.contains("CONTROLLER CRASH (right after a write)"),
+            "k={after_persists}: the recovery is called off and the crash follows a write\n{log}"
+        );
+        assert_eq!(
+            evacuations_from(&o, &victim()),
+            0,
+            "k={after_persists}\n{log}"
+        );
+    }
+}

@@ -45,6 +45,10 @@ pub(crate) struct Recovery {
     pub(crate) accepted_at: BTreeMap<InstanceId, Timestamp>,
     /// The host's compute reported again while the recovery was still running.
     pub(crate) host_returned: bool,
+    /// Returning: Nova answered the return to service, or none is needed (a recovery
+    /// called off before fencing told Nova nothing). The record is closed once this
+    /// holds and every restart check of the host is answered.
+    pub(crate) back_in_service: bool,
     /// Whether the engine's model still shows the host's instances as they were before
     /// the failure. True when this engine started the recovery: from then on the
     /// model of a host under recovery is not synced from Nova. False when it was
@@ -97,6 +101,7 @@ impl Recovery {
             stale_answers: BTreeMap::new(),
             accepted_at: BTreeMap::new(),
             host_returned: false,
+            back_in_service: false,
             model_predates_failure: true,
         }
     }

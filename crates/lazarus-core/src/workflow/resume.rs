@@ -55,7 +55,7 @@ impl Engine {
                 self.dispatch_wave(now, &host, out);
             }
             Phase::Finished => {}
-            Phase::Returning => self.on_return_retry(&host, out),
+            Phase::Returning => self.continue_return(now, &host, out),
             Phase::Closed => {}
         }
     }

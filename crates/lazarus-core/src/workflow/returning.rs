@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{ExpectedState, InstanceStep, Phase};
+use super::{ExpectedState, InstanceStep, Outcome, Phase};
 use crate::alert::{Alert, AlertKind, Severity};
 use crate::engine::{Engine, TimerPurpose};
 use crate::model::VmState;
@@ -33,8 +33,8 @@ impl Engine {
         };
         match r.record.phase {
             Phase::Finished => {
-                self.restart_in_place(&host, out);
                 self.begin_return(now, &host, out);
+                self.restart_in_place(now, &host, out);
             }
             Phase::Fencing => {
                 // A BMC power-off already sent may still be landing: the read-back
@@ -74,12 +74,52 @@ impl Engine {
             }
         }
         self.persist(now, host, out);
-        self.restart_in_place(host, out);
+        self.restart_in_place(now, host, out);
         self.dispatch_wave(now, host, out);
     }
 
-    /// Checks the protected instances left on a host that came back (not evacuated,
-    /// nor being evacuated), to restart those its failure shut off.
+    /// Checks the protected instances left on a host that came back, to restart those
+    /// its failure shut off (see [`Engine::restart_candidates`]). Each check is a read
+    /// and a reset is only sent for an instance found shut off, so doing it again after
+    /// a takeover is idempotent. An answer that does not come is asked for again every
+    /// `verify_poll_interval`: a returning recovery is closed only once they are all
+    /// answered.
+    pub(crate) fn restart_in_place(
+        &mut self,
+        now: Timestamp,
+        host: &HostName,
+        out: &mut Vec<Command>,
+    ) {
+        let checks = self.restart_candidates(host);
+        self.send_restart_checks(now, host, checks, out);
+    }
+
+    /// Commands the checks `restart_candidates` chose, each with its re-check timer.
+    pub(crate) fn send_restart_checks(
+        &mut self,
+        now: Timestamp,
+        host: &HostName,
+        checks: Vec<(InstanceId, bool)>,
+        out: &mut Vec<Command>,
+    ) {
+        let poll = now.saturating_add(self.config.workflow.verify_poll_interval);
+        for (id, ran_before) in checks {
+            self.restart_checks.insert(
+                id.clone(),
+                RestartCheck {
+                    host: host.clone(),
+                    ran_before,
+                },
+            );
+            out.push(Command::CheckInstance {
+                instance: id.clone(),
+            });
+            self.schedule_check(poll, host, &id, out);
+        }
+    }
+
+    /// The protected instances left on a host that came back (not evacuated, nor being
+    /// evacuated) that its failure may have shut off, each with whether it ran before.
     ///
     /// An instance ran before the failure if the model says ACTIVE, or the plan
     /// recorded it as expected ACTIVE. When the model may postdate the failure (the
@@ -88,7 +128,7 @@ impl Engine {
     /// (Nova syncs a reset host's guests to STOPPED) or one a user had stopped, which
     /// cannot be told apart, so it is reported rather than started (seed 1418
     /// `--hosts 4 --max-faults 5`, docs/sim-findings.md F12).
-    pub(crate) fn restart_in_place(&mut self, host: &HostName, out: &mut Vec<Command>) {
+    pub(crate) fn restart_candidates(&self, host: &HostName) -> Vec<(InstanceId, bool)> {
         let recovery = self.recoveries.get(host);
         let model_predates_failure = recovery.is_none_or(|r| r.model_predates_failure);
         let planned = recovery.is_some_and(|r| r.record.planned);
@@ -119,8 +159,7 @@ impl Engine {
                     .collect()
             })
             .unwrap_or_default();
-        let checks: Vec<(InstanceId, bool)> = self
-            .cluster
+        self.cluster
             .instances_on(host)
             .filter(|i| i.is_protected() && !in_flight.contains(&i.id))
             .filter_map(|i| {
@@ -128,31 +167,58 @@ impl Engine {
                 let unknowable = !model_predates_failure && !planned;
                 (ran_before || unknowable).then(|| (i.id.clone(), ran_before))
             })
-            .collect();
-        for (id, ran_before) in checks {
-            self.restart_checks.insert(
-                id.clone(),
-                RestartCheck {
-                    host: host.clone(),
-                    ran_before,
-                },
-            );
-            out.push(Command::CheckInstance { instance: id });
-        }
+            .collect()
     }
 
-    /// Lift forced_down, and re-enable only if lazarus disabled the host.
+    /// Records `Returning` (write-ahead), then lifts forced_down, re-enabling only if
+    /// lazarus disabled the host. The caller checks the guests to restart in place
+    /// after this write, so that a controller that takes over checks them again.
     pub(crate) fn begin_return(&mut self, now: Timestamp, host: &HostName, out: &mut Vec<Command>) {
         let Some(r) = self.recoveries.get_mut(host) else {
             return;
         };
         r.record.phase = Phase::Returning;
-        let enable = !r.record.nova.disabled_by_others;
         self.persist(now, host, out);
-        out.push(Command::ReturnHostToService {
-            host: host.clone(),
-            enable,
-        });
+        self.on_return_retry(host, out);
+    }
+
+    /// A `Returning` record resumed after a takeover: whatever followed its write may
+    /// have been lost with the previous controller (docs/sim-findings.md F14), so the
+    /// return to service (if one is needed) and the restart checks are done again.
+    /// Both are idempotent.
+    pub(crate) fn continue_return(
+        &mut self,
+        now: Timestamp,
+        host: &HostName,
+        out: &mut Vec<Command>,
+    ) {
+        let Some(r) = self.recoveries.get_mut(host) else {
+            return;
+        };
+        r.back_in_service = !needs_return_to_service(r.record.outcome);
+        self.on_return_retry(host, out);
+        self.restart_in_place(now, host, out);
+        self.close_if_back(now, host, out);
+    }
+
+    /// Closes a `Returning` recovery once the host is back in service and every
+    /// restart check of it is answered.
+    pub(crate) fn close_if_back(
+        &mut self,
+        now: Timestamp,
+        host: &HostName,
+        out: &mut Vec<Command>,
+    ) {
+        let checks_out = self.restart_checks.values().any(|c| &c.host == host);
+        let Some(r) = self.recoveries.get_mut(host) else {
+            return;
+        };
+        if r.record.phase != Phase::Returning || !r.back_in_service || checks_out {
+            return;
+        }
+        r.record.phase = Phase::Closed;
+        self.persist(now, host, out);
+        self.close(now, host);
     }
 
     /// Nova answered the return to service.
@@ -171,9 +237,8 @@ impl Engine {
         }
         match result {
             Ok(()) => {
-                r.record.phase = Phase::Closed;
-                self.persist(now, &host, out);
-                self.close(now, &host);
+                r.back_in_service = true;
+                self.close_if_back(now, &host, out);
             }
             Err(e) => {
                 let needs_person = match &e {
@@ -194,10 +259,11 @@ impl Engine {
         }
     }
 
-    /// Timer: try the return to service again.
+    /// Timer: try the return to service again (none for a recovery called off before
+    /// fencing: Nova was told nothing).
     pub(crate) fn on_return_retry(&mut self, host: &HostName, out: &mut Vec<Command>) {
         if let Some(r) = self.recoveries.get(host) {
-            if r.record.phase == Phase::Returning {
+            if r.record.phase == Phase::Returning && needs_return_to_service(r.record.outcome) {
                 out.push(Command::ReturnHostToService {
                     host: host.clone(),
                     enable: !r.record.nova.disabled_by_others,
@@ -230,5 +296,14 @@ impl Engine {
             }
             Some(Phase::Closed) | None => self.enable_if_process_disabled(now, &host, out),
         }
+    }
+}
+
+/// Whether a returning recovery must lift what lazarus put on the host in Nova: every
+/// one but a recovery called off before fencing, which marks nothing down.
+fn needs_return_to_service(outcome: Option<Outcome>) -> bool {
+    match outcome {
+        Some(Outcome::Aborted) => false,
+        Some(Outcome::Done | Outcome::Partial) | None => true,
     }
 }

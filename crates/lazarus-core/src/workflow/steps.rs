@@ -428,7 +428,12 @@ impl Engine {
         });
     }
 
-    /// Abandons a recovery before fencing: the host was heard from again.
+    /// Abandons a recovery before fencing: the host was heard from again. The guests
+    /// its failure may have shut off are checked, to restart them in place; the record
+    /// says `Returning` (outcome `Aborted`) until every check is answered, and only then
+    /// `Closed`, so a controller that takes over in between checks them again (a
+    /// closing write before them lost them, seed 6263 `--max-faults 4`,
+    /// docs/sim-findings.md F14). With nothing to check it is `Closed` at once.
     pub(crate) fn abort(
         &mut self,
         now: Timestamp,
@@ -436,11 +441,18 @@ impl Engine {
         why: &str,
         out: &mut Vec<Command>,
     ) {
+        let checks = self.restart_candidates(host);
         let Some(r) = self.recoveries.get_mut(host) else {
             return;
         };
-        r.record.phase = Phase::Closed;
         r.record.outcome = Some(Outcome::Aborted);
+        r.record.phase = if checks.is_empty() {
+            Phase::Closed
+        } else {
+            Phase::Returning
+        };
+        r.back_in_service = true;
+        let closed = r.record.phase == Phase::Closed;
         let id = r.record.id.clone();
         self.persist(now, host, out);
         out.push(Command::RaiseAlert(Alert::host(
@@ -449,7 +461,10 @@ impl Engine {
             host,
             format!("recovery {id} called off before fencing: {why}"),
         )));
-        self.restart_in_place(host, out);
-        self.close(now, host);
+        if closed {
+            self.close(now, host);
+        } else {
+            self.send_restart_checks(now, host, checks, out);
+        }
     }
 }

@@ -19,6 +19,21 @@ impl Engine {
         instance: &InstanceId,
         out: &mut Vec<Command>,
     ) {
+        if self
+            .restart_checks
+            .get(instance)
+            .is_some_and(|c| &c.host == host)
+            && self.recoveries.contains_key(host)
+        {
+            // A restart check not answered yet: ask again (a returning recovery waits
+            // for every answer before it closes).
+            out.push(Command::CheckInstance {
+                instance: instance.clone(),
+            });
+            let at = now.saturating_add(self.config.workflow.verify_poll_interval);
+            self.schedule_check(at, host, instance, out);
+            return;
+        }
         let Some(r) = self.recoveries.get_mut(host) else {
             return;
         };
@@ -50,6 +65,7 @@ impl Engine {
     ) {
         if let Some(check) = self.restart_checks.remove(&o.instance) {
             self.restart_if_shut_off(&check, &o, out);
+            self.close_if_back(now, &check.host, out);
         }
         let Some(host) = self.recovery_of(&o.instance) else {
             self.sync_instance(&o);
