@@ -322,3 +322,107 @@ fn a_lost_restart_check_answer_is_asked_again() {
         shapes(&again)
     );
 }
+
+#[test]
+fn after_a_takeover_a_guest_the_model_shows_stopped_is_evacuated_as_it_is_and_reported() {
+    // The controller dies while a's recovery waits for its fence; a resets and Nova
+    // syncs i1 to STOPPED. The new controller plans from that model: it cannot tell a
+    // guest the failure shut off from one a user stopped, so i1 is evacuated as it is
+    // (STOPPED) and reported, not left off without a word (seed 6 `--hosts 12
+    // --max-faults 8`, docs/sim-findings.md F15).
+    let (fx, _, records) = recovery_waiting_for_the_watchdog();
+    let mut e = Engine::new(fx.config, synced_after_reset(&fx.cluster, "a"));
+    e.resume(secs(100), records);
+    e.handle(
+        secs(101),
+        Event::OperatorConfirmedFenced {
+            host: h("a"),
+            operator: "op".into(),
+        },
+    );
+    let planned = e.handle(
+        secs(102),
+        Event::HostMarkedDown {
+            host: h("a"),
+            result: Ok(()),
+        },
+    );
+    assert_eq!(evacuations(&planned).len(), 1, "{:?}", shapes(&planned));
+    let reported: Vec<_> = planned
+        .iter()
+        .filter_map(|c| match c {
+            Command::RaiseAlert(a) if a.kind == AlertKind::InstanceNotRecovered => Some(a),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reported.len(), 1, "{:?}", shapes(&planned));
+    assert_eq!(reported[0].instance, Some(i("i1")));
+    assert_eq!(reported[0].severity, Severity::Error);
+}
+
+#[test]
+fn a_guest_stopped_before_the_failure_is_evacuated_as_it_is_without_an_alert() {
+    // Without a takeover the model predates the failure: STOPPED means a user stopped it.
+    let fx = Fixture::hosts(&["a", "b"]).instance("i1", "a");
+    let mut cluster = fx.cluster.clone();
+    if let Some(x) = cluster.instance_mut(&i("i1")) {
+        x.vm_state = VmState::Stopped;
+    }
+    let mut e = Engine::new(fx.config, cluster);
+    e.handle(
+        secs(1),
+        Event::OperatorRequestedRecovery {
+            host: h("a"),
+            operator: "op".into(),
+        },
+    );
+    e.handle(
+        secs(2),
+        Event::OperatorConfirmedFenced {
+            host: h("a"),
+            operator: "op".into(),
+        },
+    );
+    let planned = e.handle(
+        secs(3),
+        Event::HostMarkedDown {
+            host: h("a"),
+            result: Ok(()),
+        },
+    );
+    assert_eq!(evacuations(&planned).len(), 1, "{:?}", shapes(&planned));
+    assert!(
+        !shapes(&planned).iter().any(|s| s.starts_with("alert")),
+        "{:?}",
+        shapes(&planned)
+    );
+}
+
+#[test]
+fn after_a_takeover_a_host_back_while_being_marked_down_has_its_stopped_guests_reported() {
+    // As above, but a's compute reports again while Nova is marking it down, before
+    // anything is planned: nothing is evacuated, and the guest the model shows STOPPED
+    // is checked and reported, not skipped as if a plan had recorded it stopped.
+    let (fx, _, records) = recovery_waiting_for_the_watchdog();
+    let mut e = Engine::new(fx.config, synced_after_reset(&fx.cluster, "a"));
+    e.resume(secs(100), records);
+    e.handle(
+        secs(101),
+        Event::OperatorConfirmedFenced {
+            host: h("a"),
+            operator: "op".into(),
+        },
+    );
+    let back = e.handle(secs(102), Event::HostReturned { host: h("a") });
+    assert!(
+        shapes(&back).contains(&"check i1".to_owned()),
+        "{:?}",
+        shapes(&back)
+    );
+    let seen = e.handle(secs(103), shut_off("i1", "a"));
+    assert!(
+        shapes(&seen).contains(&"alert Error InstanceNotRecovered".to_owned()),
+        "{:?}",
+        shapes(&seen)
+    );
+}

@@ -58,7 +58,12 @@ impl Engine {
     /// holds, so nothing more is evacuated from it. Instances not yet requested are
     /// given up with the reason and restarted in place if they were shut off;
     /// evacuations already requested are verified as usual.
+    ///
+    /// The guests to check are chosen before the record is marked planned: a recovery
+    /// resumed on a new controller and not planned yet cannot tell a guest its failure
+    /// shut off from one a user stopped, and must check (and report) those too.
     fn stop_evacuating(&mut self, now: Timestamp, host: &HostName, out: &mut Vec<Command>) {
+        let checks = self.restart_candidates(host);
         let Some(r) = self.recoveries.get_mut(host) else {
             return;
         };
@@ -74,7 +79,7 @@ impl Engine {
             }
         }
         self.persist(now, host, out);
-        self.restart_in_place(now, host, out);
+        self.send_restart_checks(now, host, checks, out);
         self.dispatch_wave(now, host, out);
     }
 

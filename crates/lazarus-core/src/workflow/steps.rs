@@ -213,7 +213,18 @@ impl Engine {
 
     /// Plans the host's protected instances and persists the plan (with the
     /// instances that cannot be placed given up, each with its reason).
+    ///
+    /// An instance the model shows STOPPED is evacuated as it is. When the model may
+    /// postdate the failure (the recovery was resumed on a new controller before it was
+    /// planned), STOPPED may be what the failure did (Nova syncs a reset host's guests
+    /// to STOPPED) as well as a user's stop: each is reported, so that none is left off
+    /// without a word (seed 6 `--hosts 12 --max-faults 8`, docs/sim-findings.md F15;
+    /// the same reasoning as `restart_candidates`, F12).
     fn plan_recovery(&mut self, now: Timestamp, host: &HostName, out: &mut Vec<Command>) {
+        let model_predates_failure = self
+            .recoveries
+            .get(host)
+            .is_none_or(|r| r.model_predates_failure);
         let mut records: BTreeMap<InstanceId, InstanceRecord> = BTreeMap::new();
         let mut to_plan: BTreeSet<InstanceId> = BTreeSet::new();
         for i in self.cluster.instances_on(host).filter(|i| i.is_protected()) {
@@ -265,14 +276,34 @@ impl Engine {
         }
         let mut alerts = Vec::new();
         for (id, rec) in &records {
-            if let InstanceStep::GivenUp { reason } = &rec.step {
-                alerts.push(Alert::instance(
+            match &rec.step {
+                InstanceStep::GivenUp { reason } => alerts.push(Alert::instance(
                     Severity::Error,
                     AlertKind::InstanceNotRecovered,
                     id,
                     Some(host),
                     format!("instance {id} of failed host {host} is not recovered: {reason}"),
-                ));
+                )),
+                InstanceStep::Planned { target }
+                    if !model_predates_failure && rec.expected == ExpectedState::Stopped =>
+                {
+                    alerts.push(Alert::instance(
+                        Severity::Error,
+                        AlertKind::InstanceNotRecovered,
+                        id,
+                        Some(host),
+                        format!(
+                            "instance {id} of failed host {host} is shut off in Nova and is \
+                             evacuated to {target} as it is; the controller restarted before \
+                             the recovery recorded whether it was running: start it if it \
+                             should run"
+                        ),
+                    ));
+                }
+                InstanceStep::Planned { .. }
+                | InstanceStep::Requested { .. }
+                | InstanceStep::Accepted { .. }
+                | InstanceStep::Recovered { .. } => {}
             }
         }
         if let Some(r) = self.recoveries.get_mut(host) {
