@@ -88,6 +88,9 @@ struct Inner {
     peers: Arc<Mutex<PeerTable>>,
     watchdog: tokio::sync::Mutex<Watchdog>,
     client: reqwest::Client,
+    /// Wakes the heartbeat task when something is reported, so that a crash or a
+    /// process going down reaches the controller now, not at the next tick.
+    reported: tokio::sync::Notify,
 }
 
 /// A running agent.
@@ -148,6 +151,7 @@ pub async fn start(
         feeding: false,
     };
     let inner = Arc::new(Inner {
+        reported: tokio::sync::Notify::new(),
         watchdog: tokio::sync::Mutex::new(Watchdog::from_config(&config.watchdog)),
         run_id: run_id(),
         config,
@@ -278,6 +282,7 @@ impl Inner {
                 kind,
             });
         }
+        self.reported.notify_one();
     }
 
     fn heartbeat(&self) -> AgentHeartbeat {
@@ -428,7 +433,12 @@ async fn heartbeat_loop(inner: Arc<Inner>) {
     let mut tick = interval(inner.config.controller.heartbeat_interval);
     let mut failures: u64 = 0;
     loop {
-        tick.tick().await;
+        // A report sends the next heartbeat at once (and restarts the period): at most
+        // one extra heartbeat per round trip, however many reports arrive meanwhile.
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = inner.reported.notified() => tick.reset(),
+        }
         let hb = inner.heartbeat();
         let path = heartbeat_path(&inner.host);
         let mut calls = JoinSet::new();

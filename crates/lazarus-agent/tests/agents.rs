@@ -200,6 +200,44 @@ fn script(dir: &Path, name: &str, body: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_is_sent_at_once_not_at_the_next_heartbeat_tick() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = dir.path().join("running");
+    std::fs::write(&running, "").unwrap();
+    let sink = sink(&["cmp-01"]);
+    let url = serve(sink.clone()).await;
+    let mut c = config(&url);
+    // A period no run of this test reaches after the first (immediate) heartbeat.
+    c.controller.heartbeat_interval = Duration::from_secs(3600);
+    c.isolation.isolation_time = Duration::from_secs(7200);
+    c.watchdog.controller_window = Duration::from_secs(7200);
+    let nova = &mut c.processes.nova_compute;
+    nova.check = CheckMethod::Command;
+    nova.check_command = vec!["test".into(), "-e".into(), running.to_str().unwrap().into()];
+    nova.auto_restart = false;
+    c.validate().unwrap();
+    let agent = lazarus_agent::start(c, "cmp-01".into(), token("cmp-01"))
+        .await
+        .unwrap();
+    let host = HostName::from("cmp-01");
+    eventually("the first heartbeat", || {
+        sink.last.lock().unwrap().contains_key(&host)
+    })
+    .await;
+
+    std::fs::remove_file(&running).unwrap();
+    let down = Event::ProcessDown {
+        host: host.clone(),
+        process: Process::NovaCompute,
+    };
+    eventually("the stopped nova-compute is reported before the next tick", || {
+        sink.events.lock().unwrap().contains(&down)
+    })
+    .await;
+    agent.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_command_from_the_controller_runs_the_configured_command() {
     let dir = tempfile::tempdir().unwrap();
     let running = dir.path().join("running");
