@@ -230,9 +230,10 @@ async fn a_report_is_sent_at_once_not_at_the_next_heartbeat_tick() {
         host: host.clone(),
         process: Process::NovaCompute,
     };
-    eventually("the stopped nova-compute is reported before the next tick", || {
-        sink.events.lock().unwrap().contains(&down)
-    })
+    eventually(
+        "the stopped nova-compute is reported before the next tick",
+        || sink.events.lock().unwrap().contains(&down),
+    )
     .await;
     agent.shutdown().await;
 }

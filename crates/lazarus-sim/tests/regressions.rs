@@ -114,5 +114,9 @@ fn seed_of_f15_stays_clean() {
         max_faults: 8,
         ..SimConfig::default()
     };
-    assert_clean(6, &config, "F15 (guests evacuated STOPPED after a takeover)");
+    assert_clean(
+        6,
+        &config,
+        "F15 (guests evacuated STOPPED after a takeover)",
+    );
 }
