@@ -191,6 +191,11 @@ impl HeartbeatSink for AgentSink {
             .unwrap_or_else(|e| e.into_inner())
             .take(&host, &heartbeat);
         for event in events {
+            if let lazarus_core::Event::InstanceFailed { instance, kind } = &event {
+                // Whatever the engine decides (reset, cap reached, unprotected, host
+                // under recovery), the failure itself is worth a line.
+                tracing::warn!(%host, %instance, ?kind, "the agent reports an instance failure");
+            }
             self.tx
                 .send(Input::Event(event))
                 .await
