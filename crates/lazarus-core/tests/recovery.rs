@@ -486,6 +486,56 @@ fn the_host_is_returned_to_service_only_if_lazarus_disabled_it() {
 }
 
 #[test]
+fn a_return_nova_keeps_refusing_raises_one_error_alert_at_the_third_refusal() {
+    let fx = Fixture::hosts(&["a", "b"]).instance("i1", "a");
+    let cluster = fx.cluster.clone();
+    let (mut e, _) = fx.engine();
+    let mut w = World::new(&cluster);
+    w.feed_and_run(&mut e, stopped("n1", "a"), secs(600));
+    e.handle(w.now, Event::HostReturned { host: h("a") });
+    let refuse = |e: &mut lazarus_core::Engine, at| {
+        e.handle(
+            at,
+            Event::HostReturnedToService {
+                host: h("a"),
+                result: Err(NovaError::BadRequest("evacuation records done".into())),
+            },
+        )
+    };
+    let mut at = w.now;
+    let mut alerts_seen = Vec::new();
+    for _ in 0..6 {
+        let out = refuse(&mut e, at);
+        alerts_seen.push(alerts(&out, AlertKind::ReturnToServiceFailed));
+        let (next, token) = timers(&out)[0];
+        let retry = e.handle(next, Event::TimerFired(token));
+        assert_eq!(
+            shapes(&retry),
+            vec!["return a enable=true"],
+            "still retried"
+        );
+        at = next;
+    }
+    assert_eq!(
+        alerts_seen,
+        vec![0, 0, 1, 0, 0, 0],
+        "one alert, at the third"
+    );
+    assert!(e.recovery(&h("a")).is_some(), "not closed while refused");
+
+    // Accepted at last: closed; a later recovery of the host starts counting afresh.
+    let done = e.handle(
+        at,
+        Event::HostReturnedToService {
+            host: h("a"),
+            result: Ok(()),
+        },
+    );
+    assert_eq!(alerts(&done, AlertKind::ReturnToServiceFailed), 0);
+    assert!(e.recovery(&h("a")).is_none());
+}
+
+#[test]
 fn a_controller_crash_at_every_workflow_step_resumes_without_double_evacuation() {
     let fixture = || {
         Fixture::hosts(&["a", "b", "c", "d"])

@@ -49,6 +49,9 @@ pub(crate) struct Recovery {
     /// called off before fencing told Nova nothing). The record is closed once this
     /// holds and every restart check of the host is answered.
     pub(crate) back_in_service: bool,
+    /// Refusals of the return to service in a row (Nova's 400 while the migration
+    /// records of the evacuations stay `done`), for the alert after a few.
+    pub(crate) return_refusals: u32,
     /// Whether the engine's model still shows the host's instances as they were before
     /// the failure. True when this engine started the recovery: from then on the
     /// model of a host under recovery is not synced from Nova. False when it was
@@ -102,6 +105,7 @@ impl Recovery {
             accepted_at: BTreeMap::new(),
             host_returned: false,
             back_in_service: false,
+            return_refusals: 0,
             model_predates_failure: true,
         }
     }

@@ -243,11 +243,28 @@ impl Engine {
         match result {
             Ok(()) => {
                 r.back_in_service = true;
+                r.return_refusals = 0;
                 self.close_if_back(now, &host, out);
             }
             Err(e) => {
                 let needs_person = match &e {
-                    crate::event::NovaError::BadRequest(_) => false,
+                    // Nova's "not yet" while the evacuations' migration records are
+                    // `done`: they complete when nova-compute starts on the host. A
+                    // compute that started before the evacuations ran will not start
+                    // again by itself (docs/sim-findings.md F15): say so, once.
+                    crate::event::NovaError::BadRequest(_) => {
+                        r.return_refusals += 1;
+                        if r.return_refusals == RETURN_REFUSALS_BEFORE_ALERT {
+                            let every = self.config.workflow.return_retry.as_secs();
+                            out.push(Command::RaiseAlert(Alert::host(
+                                Severity::Error,
+                                AlertKind::ReturnToServiceFailed,
+                                &host,
+                                format!("Nova refused to return {host} to service {RETURN_REFUSALS_BEFORE_ALERT} times in a row ({e}): the migration records of its evacuations stay `done` until nova-compute restarts on {host}; restart it there (lazarus retries every {every} s)"),
+                            )));
+                        }
+                        false
+                    }
                     other => !other.is_retryable(),
                 };
                 if needs_person {
@@ -303,6 +320,9 @@ impl Engine {
         }
     }
 }
+
+/// Refusals in a row of a return to service after which an operator is told.
+pub(crate) const RETURN_REFUSALS_BEFORE_ALERT: u32 = 3;
 
 /// Whether a returning recovery must lift what lazarus put on the host in Nova: every
 /// one but a recovery called off before fencing, which marks nothing down.
