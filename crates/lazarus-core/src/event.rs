@@ -134,6 +134,18 @@ pub enum Event {
         /// The host.
         host: HostName,
     },
+    /// A host's agent reports that the host rebooted since it last saw its guests
+    /// (another boot id), with the guests it last saw running before. Sent once per
+    /// reboot (resent only until the controller took it); a guest a user stopped
+    /// before the reboot is not listed. The engine restarts in place, if they are
+    /// found shut off, the listed guests of a host with no recovery
+    /// (docs/sim-findings.md F13).
+    HostRebooted {
+        /// The host.
+        host: HostName,
+        /// The guests (Nova server ids) running on it before the reboot.
+        guests_running_before: Vec<InstanceId>,
+    },
     /// A monitor (masakari-monitors, or anything speaking the Masakari API) reported.
     MonitorNotified(Notification),
     /// An operator confirmed a host is off (fenced by hand).

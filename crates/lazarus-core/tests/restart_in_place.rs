@@ -426,3 +426,98 @@ fn after_a_takeover_a_host_back_while_being_marked_down_has_its_stopped_guests_r
         shapes(&seen)
     );
 }
+
+// --- A reboot the agent reports, of a host with no recovery (docs/sim-findings.md F13).
+
+/// Hosts a, b, c; on a: `i1` and `i2` (protected), `i3` (not protected); on b: `i4`.
+/// Heard from every host at 10 s.
+fn cluster_with_a_host_to_reboot() -> Engine {
+    let fx = Fixture::hosts(&["a", "b", "c"])
+        .instance("i1", "a")
+        .instance("i2", "a")
+        .instance_with("i3", "a", lazarus_core::model::RestartPriority::Disabled)
+        .instance("i4", "b");
+    let (mut e, _) = fx.engine();
+    for (host, peers) in [("a", ["b", "c"]), ("b", ["a", "c"]), ("c", ["a", "b"])] {
+        e.handle(secs(10), hb(host, &peers));
+    }
+    e
+}
+
+fn rebooted(host: &str, guests: &[&str]) -> Event {
+    Event::HostRebooted {
+        host: h(host),
+        guests_running_before: guests.iter().map(|g| i(g)).collect(),
+    }
+}
+
+#[test]
+fn a_host_that_rebooted_with_no_recovery_has_the_protected_guests_that_ran_before_restarted_in_place(
+) {
+    let mut e = cluster_with_a_host_to_reboot();
+    // i2 is not listed: a user stopped it before the reboot. i3 is not protected, i4
+    // is on another host and `gone` is unknown: none of them is looked at.
+    let out = e.handle(secs(12), rebooted("a", &["i1", "i3", "i4", "gone"]));
+    assert_eq!(shapes(&out), vec!["check i1", "timer"]);
+    assert_eq!(
+        shapes(&e.handle(secs(13), shut_off("i1", "a"))),
+        vec!["reset i1"],
+        "restarted in place, never evacuated"
+    );
+    assert!(e.recovery(&h("a")).is_none(), "no recovery is started");
+}
+
+#[test]
+fn a_guest_found_running_after_a_reported_reboot_is_left_alone() {
+    let mut e = cluster_with_a_host_to_reboot();
+    e.handle(secs(12), rebooted("a", &["i1"]));
+    let running = e.handle(
+        secs(13),
+        Event::InstanceObserved(InstanceObservation {
+            instance: i("i1"),
+            host: Some(h("a")),
+            vm_state: VmState::Active,
+            task_state: None,
+            migration: None,
+        }),
+    );
+    assert!(shapes(&running).is_empty(), "{running:?}");
+}
+
+#[test]
+fn an_unanswered_check_after_a_reported_reboot_is_asked_again() {
+    let mut e = cluster_with_a_host_to_reboot();
+    let out = e.handle(secs(12), rebooted("a", &["i1"]));
+    let (at, token) = timers(&out)[0];
+    let again = e.handle(at, Event::TimerFired(token));
+    assert_eq!(shapes(&again), vec!["check i1", "timer"]);
+}
+
+#[test]
+fn a_reboot_reported_while_the_host_is_under_recovery_changes_nothing() {
+    let (_, mut e, _) = recovery_waiting_for_the_watchdog();
+    let out = e.handle(secs(20), rebooted("a", &["i1"]));
+    assert!(
+        shapes(&out).is_empty(),
+        "the recovery's own return handles it: {out:?}"
+    );
+}
+
+#[test]
+fn a_reboot_check_answered_once_the_host_is_under_recovery_resets_nothing() {
+    let mut e = cluster_with_a_host_to_reboot();
+    e.handle(secs(12), rebooted("a", &["i1"]));
+    e.handle(
+        secs(13),
+        Event::OperatorRequestedRecovery {
+            host: h("a"),
+            operator: "op".into(),
+        },
+    );
+    assert!(e.recovery(&h("a")).is_some());
+    let seen = e.handle(secs(14), shut_off("i1", "a"));
+    assert!(
+        !shapes(&seen).iter().any(|s| s.starts_with("reset")),
+        "the recovery's rules apply, not the check: {seen:?}"
+    );
+}

@@ -226,6 +226,10 @@ impl Engine {
                 self.on_returned_to_service(now, host, result, out)
             }
             Event::HostReturned { host } => self.on_host_returned(now, host, out),
+            Event::HostRebooted {
+                host,
+                guests_running_before,
+            } => self.on_host_rebooted(now, host, guests_running_before, out),
             Event::MonitorNotified(n) => self.on_notification(now, n, out),
             Event::OperatorConfirmedFenced { host, operator } => {
                 self.on_operator_confirmed_fenced(now, host, operator, out)

@@ -17,6 +17,10 @@ pub(crate) struct RestartCheck {
     /// It ran before the failure: if it is found shut off there, the failure did it
     /// and it is started in place. If not known, a shut-off instance is reported.
     pub(crate) ran_before: bool,
+    /// Sent for a reboot the agent reported while the host had no recovery
+    /// ([`Engine::on_host_rebooted`]): asked again until answered, and dropped without
+    /// acting if a recovery of the host has begun since (its rules then apply).
+    pub(crate) without_recovery: bool,
 }
 
 impl Engine {
@@ -51,6 +55,51 @@ impl Engine {
             }
             Phase::MarkingDown | Phase::Evacuating => self.stop_evacuating(now, &host, out),
             Phase::Returning | Phase::Closed => {}
+        }
+    }
+
+    /// The host's agent reports a reboot, with the guests it saw running before.
+    ///
+    /// A host under recovery: nothing new, the recovery's own return restarts in place
+    /// what its failure shut off. A host with no recovery (nobody judged it: the
+    /// controller was blind, or the reset was quicker than the detector) has nobody
+    /// else to start them (docs/sim-findings.md F13): each listed guest that is
+    /// protected and still on that host in the model is checked, and reset in place
+    /// only if found shut off there. A guest a user stopped before the reboot is not
+    /// listed (the agent no longer saw it running), so it stays off. The checks are
+    /// reads and a reset goes only to a guest found shut off, so a report taken twice
+    /// (a controller restart) is harmless. Never an evacuation.
+    pub(crate) fn on_host_rebooted(
+        &mut self,
+        now: Timestamp,
+        host: HostName,
+        guests_running_before: Vec<InstanceId>,
+        out: &mut Vec<Command>,
+    ) {
+        if self.recoveries.contains_key(&host) {
+            return;
+        }
+        let listed: BTreeSet<InstanceId> = guests_running_before.into_iter().collect();
+        let checks: Vec<InstanceId> = self
+            .cluster
+            .instances_on(&host)
+            .filter(|i| i.is_protected() && listed.contains(&i.id))
+            .map(|i| i.id.clone())
+            .collect();
+        let poll = now.saturating_add(self.config.workflow.verify_poll_interval);
+        for id in checks {
+            self.restart_checks.insert(
+                id.clone(),
+                RestartCheck {
+                    host: host.clone(),
+                    ran_before: true,
+                    without_recovery: true,
+                },
+            );
+            out.push(Command::CheckInstance {
+                instance: id.clone(),
+            });
+            self.schedule_check(poll, &host, &id, out);
         }
     }
 
@@ -114,6 +163,7 @@ impl Engine {
                 RestartCheck {
                     host: host.clone(),
                     ran_before,
+                    without_recovery: false,
                 },
             );
             out.push(Command::CheckInstance {

@@ -19,12 +19,9 @@ impl Engine {
         instance: &InstanceId,
         out: &mut Vec<Command>,
     ) {
-        if self
-            .restart_checks
-            .get(instance)
-            .is_some_and(|c| &c.host == host)
-            && self.recoveries.contains_key(host)
-        {
+        if self.restart_checks.get(instance).is_some_and(|c| {
+            &c.host == host && (c.without_recovery || self.recoveries.contains_key(host))
+        }) {
             // A restart check not answered yet: ask again (a returning recovery waits
             // for every answer before it closes).
             out.push(Command::CheckInstance {
@@ -64,7 +61,12 @@ impl Engine {
         out: &mut Vec<Command>,
     ) {
         if let Some(check) = self.restart_checks.remove(&o.instance) {
-            self.restart_if_shut_off(&check, &o, out);
+            // A reboot check of a host that has had a recovery since: that
+            // recovery's rules decide, not the check.
+            let superseded = check.without_recovery && self.recoveries.contains_key(&check.host);
+            if !superseded {
+                self.restart_if_shut_off(&check, &o, out);
+            }
             self.close_if_back(now, &check.host, out);
         }
         let Some(host) = self.recovery_of(&o.instance) else {
