@@ -83,6 +83,7 @@ fn bench(c: &mut Criterion) {
         libvirtd: ProcessStatus::Running,
         events: vec![],
         watchdog: None,
+        boot_id: None,
     };
     let body = serde_json::to_vec(&hb).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()

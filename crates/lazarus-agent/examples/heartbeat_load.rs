@@ -401,6 +401,7 @@ async fn driver(a: Args) {
                     libvirtd: ProcessStatus::Running,
                     events: vec![],
                     watchdog: None,
+                    boot_id: None,
                 };
                 let text = serde_json::to_string(&hb).unwrap();
                 let (before, after) = text.split_once("\"sequence\":0").unwrap();

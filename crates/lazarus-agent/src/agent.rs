@@ -6,6 +6,7 @@
 //! | prober | `peers.probe_interval` | one probe per peer |
 //! | processes | `processes.check_interval` | checks nova-compute and libvirtd, restarts, queues reports |
 //! | instances | event | `virsh event` failures → queued reports |
+//! | running guests | `instances.running_guests_interval` | saves the guests seen running with the boot id (`boot.rs`) |
 //! | heartbeat | `controller.heartbeat_interval` | one heartbeat to every controller at once; the first 200 wins |
 //! | addresses | `watchdog.feed_interval` | while nothing else is heard, checks the isolation addresses |
 //! | supervisor | `watchdog.feed_interval` | isolation decision and response, the watchdog feed rule |
@@ -21,7 +22,7 @@ use lazarus_core::HostName;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::config::{AgentConfig, IsolationResponse};
+use crate::config::{AgentConfig, InstanceMonitorKind, IsolationResponse};
 use crate::isolation::{should_feed, Hearing};
 use crate::peers::{PeerTable, Prober};
 use crate::process::{ProcessWatch, Step};
@@ -84,6 +85,8 @@ struct Inner {
     host: HostName,
     token: AgentToken,
     run_id: String,
+    /// The host's boot id, read at start (`None`: unreadable; reboots go unreported).
+    boot_id: Option<String>,
     state: Mutex<State>,
     peers: Arc<Mutex<PeerTable>>,
     watchdog: tokio::sync::Mutex<Watchdog>,
@@ -150,7 +153,15 @@ pub async fn start(
         stopped_feeding: false,
         feeding: false,
     };
+    let boot_id = crate::boot::read_boot_id(&config.boot_id_file);
+    if boot_id.is_none() {
+        tracing::warn!(
+            file = %config.boot_id_file.display(),
+            "cannot read the boot id: reboots will not be reported"
+        );
+    }
     let inner = Arc::new(Inner {
+        boot_id,
         reported: tokio::sync::Notify::new(),
         watchdog: tokio::sync::Mutex::new(Watchdog::from_config(&config.watchdog)),
         run_id: run_id(),
@@ -192,6 +203,17 @@ pub async fn start(
             // No instance monitor (or it gave up): stay, so that only a fault ends a task.
             std::future::pending::<()>().await;
         });
+    }
+    if inner.config.instances.monitor == InstanceMonitorKind::Virsh {
+        if let Some(boot_id) = inner.boot_id.clone() {
+            let file = &inner.config.instances.running_guests_file;
+            let saved = crate::boot::RunningGuests::load(file);
+            if let Some(report) = saved.as_ref().and_then(|r| r.reboot_report(&boot_id)) {
+                tracing::warn!(?report, "the host rebooted since its guests were last seen");
+                inner.report(report);
+            }
+            tasks.spawn(running_guests_loop(inner.clone(), boot_id, saved));
+        }
     }
     tasks.spawn(heartbeat_loop(inner.clone()));
     tasks.spawn(address_loop(inner.clone()));
@@ -317,6 +339,7 @@ impl Inner {
                 armed: s.feeding,
                 timeout_ms: millis(self.config.watchdog.timeout),
             }),
+            boot_id: self.boot_id.clone(),
         }
     }
 
@@ -425,6 +448,51 @@ async fn process_loop(inner: Arc<Inner>) {
                 }
                 inner.step(process, step);
             }
+        }
+    }
+}
+
+/// Lists the running guests every `running_guests_interval` and saves them with this
+/// boot's id when the list changed. While a `host_rebooted` report is not yet
+/// acknowledged the file is left alone, so that an agent restarted before the
+/// controller took the report reports it again.
+async fn running_guests_loop(
+    inner: Arc<Inner>,
+    boot_id: String,
+    saved: Option<crate::boot::RunningGuests>,
+) {
+    let c = &inner.config.instances;
+    let mut last = saved.filter(|r| r.boot_id == boot_id);
+    let mut tick = interval(c.running_guests_interval);
+    loop {
+        tick.tick().await;
+        let reboot_unacked = match inner.state.lock() {
+            Ok(s) => s
+                .pending
+                .iter()
+                .any(|e| matches!(e.kind, AgentEventKind::HostRebooted { .. })),
+            Err(_) => true,
+        };
+        if reboot_unacked {
+            continue;
+        }
+        let Some(guests) = crate::boot::list_running(&c.virsh_running_command).await else {
+            tracing::debug!("cannot list the running guests; keeping the saved list");
+            continue;
+        };
+        let now = crate::boot::RunningGuests {
+            boot_id: boot_id.clone(),
+            guests,
+        };
+        if last.as_ref() == Some(&now) {
+            continue;
+        }
+        match now.save(&c.running_guests_file) {
+            Ok(()) => last = Some(now),
+            Err(e) => tracing::warn!(
+                file = %c.running_guests_file.display(),
+                "cannot save the running guests: {e}"
+            ),
         }
     }
 }

@@ -39,12 +39,16 @@ pub enum ConfigError {
 }
 
 /// Everything the agent is configured with.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AgentConfig {
     /// This host's name as Nova's compute service reports it. Empty: the system's
     /// host name (`/proc/sys/kernel/hostname`).
     pub host: String,
+    /// The file holding the host's boot id, sent with each heartbeat and saved with
+    /// the running guests to tell a reboot from an agent restart. Linux:
+    /// `/proc/sys/kernel/random/boot_id`.
+    pub boot_id_file: PathBuf,
     /// Where heartbeats go.
     pub controller: ControllerSection,
     /// Peer probing.
@@ -59,6 +63,22 @@ pub struct AgentConfig {
     pub watchdog: WatchdogSection,
     /// Logging.
     pub log: LogSection,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            boot_id_file: PathBuf::from("/proc/sys/kernel/random/boot_id"),
+            controller: ControllerSection::default(),
+            peers: PeersSection::default(),
+            processes: ProcessesSection::default(),
+            instances: InstancesSection::default(),
+            isolation: IsolationSection::default(),
+            watchdog: WatchdogSection::default(),
+            log: LogSection::default(),
+        }
+    }
 }
 
 /// `[controller]`.
@@ -239,6 +259,14 @@ pub struct InstancesSection {
     /// `virsh qemu-agent-command`, argv without the domain (the domain,
     /// `{"execute":"guest-ping"}` and `--timeout <s>` are appended).
     pub virsh_guest_ping_command: Vec<String>,
+    /// Where the guests last seen running are kept, with the boot id they ran in
+    /// (`monitor = "virsh"`): after a reboot, the agent reports them
+    /// (`host_rebooted`) so that the controller restarts in place those the reboot
+    /// shut off. Written atomically (a temporary file, then a rename).
+    pub running_guests_file: PathBuf,
+    /// How often the running guests are listed (`virsh_running_command`) and saved.
+    #[serde(with = "humantime_serde")]
+    pub running_guests_interval: Duration,
 }
 
 impl Default for InstancesSection {
@@ -272,6 +300,8 @@ impl Default for InstancesSection {
             virsh_guest_ping_command: ["virsh", "-c", "qemu:///system", "qemu-agent-command"]
                 .map(String::from)
                 .to_vec(),
+            running_guests_file: PathBuf::from("/var/lib/lazarus/running-guests.json"),
+            running_guests_interval: Duration::from_secs(5),
         }
     }
 }
@@ -484,6 +514,17 @@ impl AgentConfig {
             | IsolationResponse::StopFeedingWatchdog => Ok(()),
         }?;
         let i = &self.instances;
+        if i.monitor == InstanceMonitorKind::Virsh {
+            if i.running_guests_interval.is_zero() {
+                return invalid("instances.running_guests_interval", "must be more than 0");
+            }
+            if i.running_guests_file.as_os_str().is_empty() || i.virsh_running_command.is_empty() {
+                return invalid(
+                    "instances.running_guests_file",
+                    "monitor = \"virsh\" needs running_guests_file and virsh_running_command",
+                );
+            }
+        }
         if i.guest_ping {
             if i.monitor != InstanceMonitorKind::Virsh {
                 return invalid("instances.guest_ping", "needs monitor = \"virsh\"");

@@ -9,6 +9,7 @@
 //! The controller mounts [`heartbeat_router`] and implements [`HeartbeatSink`].
 
 pub mod agent;
+pub mod boot;
 pub mod command;
 pub mod config;
 pub mod guest_ping;

@@ -93,6 +93,12 @@ pub struct AgentHeartbeat {
     /// The agent's watchdog, if it has one.
     #[serde(default)]
     pub watchdog: Option<WatchdogReport>,
+    /// The host's boot id (Linux: `/proc/sys/kernel/random/boot_id`), if the agent
+    /// could read it. Optional: an older agent sends none, and an agent without one
+    /// sends no field. Informational for the controller: a reboot is reported by the
+    /// agent itself (`host_rebooted`), from the boot id it saved with its guest list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
 }
 
 /// How long ago a peer last answered, in ms. Read leniently, because a wrong age must
@@ -234,6 +240,14 @@ pub enum AgentEventKind {
         /// What it did.
         detail: String,
     },
+    /// The host rebooted since the agent last saw its guests: sent once after a start
+    /// whose boot id differs from the one saved with the guest list (`boot.rs`).
+    HostRebooted {
+        /// The boot id the list was taken in.
+        previous_boot_id: String,
+        /// The guests (Nova server ids) the agent last saw running before the reboot.
+        guests_running_before: Vec<InstanceId>,
+    },
 }
 
 /// The controller's answer to a heartbeat.
@@ -297,7 +311,8 @@ impl AgentHeartbeat {
                 AgentEventKind::ProcessDown { .. }
                 | AgentEventKind::ProcessUp { .. }
                 | AgentEventKind::ProcessRestartFailed { .. }
-                | AgentEventKind::IsolationResponseApplied { .. } => None,
+                | AgentEventKind::IsolationResponseApplied { .. }
+                | AgentEventKind::HostRebooted { .. } => None,
             })
             .collect();
         let peer_ages = self
@@ -319,7 +334,7 @@ impl AgentHeartbeat {
 
     /// The core events this heartbeat carries: the heartbeat itself (with only the
     /// instance failures of events newer than `after_event`), then one event per new
-    /// process report. An `IsolationResponseApplied` has no core event (the caller
+    /// process or reboot report. An `IsolationResponseApplied` has no core event (the caller
     /// logs it).
     pub fn core_events(&self, host: &HostName, after_event: u64) -> Vec<Event> {
         let mut out = vec![Event::HeartbeatReceived(
@@ -342,6 +357,13 @@ impl AgentHeartbeat {
                         error: error.clone(),
                     })
                 }
+                AgentEventKind::HostRebooted {
+                    guests_running_before,
+                    ..
+                } => out.push(Event::HostRebooted {
+                    host: host.clone(),
+                    guests_running_before: guests_running_before.clone(),
+                }),
                 AgentEventKind::InstanceFailed { .. }
                 | AgentEventKind::IsolationResponseApplied { .. } => {}
             }
@@ -429,6 +451,7 @@ mod tests {
                 armed: true,
                 timeout_ms: 30_000,
             }),
+            boot_id: Some("6f1c2b8e-0d7a-4c55-9a43-1f0e5b7c9d21".into()),
         }
     }
 
@@ -488,6 +511,49 @@ mod tests {
         assert!(!serde_json::to_string(&hb)
             .unwrap()
             .contains("reachable_peer_ages_ms"));
+    }
+
+    #[test]
+    fn a_heartbeat_without_a_boot_id_is_accepted_and_one_without_is_sent_without_the_field() {
+        let text = r#"{"agent_run": "9f2c", "sequence": 42, "sent_at_ms": 1763727000123,
+          "interval_ms": 1000, "reachable_peers": [],
+          "nova_compute": "running", "libvirtd": "absent"}"#;
+        let hb: AgentHeartbeat = serde_json::from_str(text).unwrap();
+        assert_eq!(hb.boot_id, None);
+        assert!(!serde_json::to_string(&hb).unwrap().contains("boot_id"));
+        let with = serde_json::to_string(&sample()).unwrap();
+        assert!(with.contains(r#""boot_id":"6f1c2b8e-"#), "{with}");
+    }
+
+    #[test]
+    fn a_reboot_report_reaches_the_engine_once_with_the_guests_that_ran_before() {
+        let host: HostName = "cmp-01".into();
+        let mut hb = sample();
+        hb.events = vec![AgentEvent {
+            id: 1,
+            at_ms: 1,
+            kind: AgentEventKind::HostRebooted {
+                previous_boot_id: "boot-a".into(),
+                guests_running_before: vec!["u-1".into(), "u-2".into()],
+            },
+        }];
+        let text = serde_json::to_string(&hb).unwrap();
+        assert!(
+            text.contains(r#"{"host_rebooted":{"previous_boot_id":"boot-a","guests_running_before":["u-1","u-2"]}}"#),
+            "{text}"
+        );
+        let mut ledger = EventLedger::new();
+        let (events, acked) = ledger.take(&host, &hb);
+        assert_eq!(acked, 1);
+        assert_eq!(
+            events.get(1),
+            Some(&Event::HostRebooted {
+                host: host.clone(),
+                guests_running_before: vec!["u-1".into(), "u-2".into()],
+            })
+        );
+        let (again, _) = ledger.take(&host, &hb);
+        assert_eq!(again.len(), 1, "only the heartbeat: {again:?}");
     }
 
     #[test]

@@ -250,6 +250,7 @@ mod tests {
             libvirtd: ProcessStatus::Absent,
             events: vec![],
             watchdog: None,
+            boot_id: None,
         })
         .unwrap()
     }

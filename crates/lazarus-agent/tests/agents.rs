@@ -476,3 +476,85 @@ async fn after_stop_feeding_watchdog_is_applied_the_watchdog_is_never_fed_again(
     );
     agent.shutdown().await;
 }
+
+/// A host whose agent saw guests running, then rebooted with them off: the next start
+/// reports them once (`host_rebooted`), and a later agent restart in the same boot
+/// reports nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_started_after_a_reboot_reports_the_guests_that_ran_before_it_once() {
+    use lazarus_agent::config::InstanceMonitorKind;
+    let dir = tempfile::tempdir().unwrap();
+    let boot_id = dir.path().join("boot_id");
+    let listing = dir.path().join("listing");
+    let state = dir.path().join("state/running-guests.json");
+    let sink = sink(&["cmp-01"]);
+    let url = serve(sink.clone()).await;
+    let mut c = config(&url);
+    c.boot_id_file = boot_id.clone();
+    c.instances.monitor = InstanceMonitorKind::Virsh;
+    c.instances.virsh_event_command = vec!["sleep".into(), "3600".into()];
+    c.instances.virsh_list_command = vec!["true".into()];
+    c.instances.virsh_running_command = vec!["cat".into(), listing.to_str().unwrap().to_owned()];
+    c.instances.running_guests_file = state.clone();
+    c.instances.running_guests_interval = 100 * MS;
+    c.validate().unwrap();
+    let reboots = |sink: &Collecting| {
+        sink.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e {
+                Event::HostRebooted {
+                    guests_running_before,
+                    ..
+                } => Some(guests_running_before.clone()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+
+    // Boot b1, two guests running: the list is saved, nothing is reported.
+    std::fs::write(&boot_id, "b1\n").unwrap();
+    std::fs::write(&listing, "u-2 instance-2\nu-1 instance-1\n").unwrap();
+    let agent = lazarus_agent::start(c.clone(), "cmp-01".into(), token("cmp-01"))
+        .await
+        .unwrap();
+    eventually("the running guests saved", || {
+        std::fs::read_to_string(&state).is_ok_and(|t| t.contains("u-2"))
+    })
+    .await;
+    agent.shutdown().await;
+    assert!(reboots(&sink).is_empty());
+
+    // Boot b2: the guests are off. Reported once, with what ran before.
+    std::fs::write(&boot_id, "b2\n").unwrap();
+    std::fs::write(&listing, "").unwrap();
+    let agent = lazarus_agent::start(c.clone(), "cmp-01".into(), token("cmp-01"))
+        .await
+        .unwrap();
+    eventually("the reboot reported", || !reboots(&sink).is_empty()).await;
+    eventually("the new boot's list saved", || {
+        std::fs::read_to_string(&state).is_ok_and(|t| t.contains("b2"))
+    })
+    .await;
+    agent.shutdown().await;
+    assert_eq!(
+        reboots(&sink),
+        vec![vec!["u-1".into(), "u-2".into()]],
+        "one report, with the guests sorted"
+    );
+    let hb = sink.last.lock().unwrap()[&HostName::from("cmp-01")].clone();
+    assert_eq!(hb.boot_id.as_deref(), Some("b2"));
+
+    // An agent restart in the same boot: nothing more.
+    let agent = lazarus_agent::start(c, "cmp-01".into(), token("cmp-01"))
+        .await
+        .unwrap();
+    eventually("heard again", || {
+        sink.last.lock().unwrap()[&HostName::from("cmp-01")].agent_run != hb.agent_run
+    })
+    .await;
+    tokio::time::sleep(300 * MS).await;
+    agent.shutdown().await;
+    assert_eq!(reboots(&sink).len(), 1);
+}

@@ -182,7 +182,8 @@ impl HeartbeatSink for AgentSink {
                 AgentEventKind::ProcessDown { .. }
                 | AgentEventKind::ProcessUp { .. }
                 | AgentEventKind::ProcessRestartFailed { .. }
-                | AgentEventKind::InstanceFailed { .. } => {}
+                | AgentEventKind::InstanceFailed { .. }
+                | AgentEventKind::HostRebooted { .. } => {}
             }
         }
         let (events, acked_event) = self
@@ -195,6 +196,19 @@ impl HeartbeatSink for AgentSink {
                 // Whatever the engine decides (reset, cap reached, unprotected, host
                 // under recovery), the failure itself is worth a line.
                 tracing::warn!(%host, %instance, ?kind, "the agent reports an instance failure");
+            }
+            if let lazarus_core::Event::HostRebooted {
+                guests_running_before,
+                ..
+            } = &event
+            {
+                // Once per reboot: the engine restarts in place those found shut off
+                // if the host had no recovery.
+                tracing::warn!(
+                    %host,
+                    guests = guests_running_before.len(),
+                    "the agent reports a reboot; checking the guests that ran before it"
+                );
             }
             self.tx
                 .send(Input::Event(event))
