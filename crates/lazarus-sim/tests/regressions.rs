@@ -120,3 +120,29 @@ fn seed_of_f15_stays_clean() {
         "F15 (guests evacuated STOPPED after a takeover)",
     );
 }
+
+#[test]
+fn seeds_of_f13_stay_clean() {
+    // F13: a host that reset while it had no recovery (the controller blind, or the
+    // reset quicker than the detector) came back with its guests off and nobody
+    // started them. The agent now reports the reboot with the guests it saw running
+    // before, and the engine restarts in place those found shut off.
+    let small = |hosts: usize, max_faults: usize| SimConfig {
+        hosts,
+        max_faults,
+        ..SimConfig::default()
+    };
+    for (seed, config) in [
+        (2999, small(3, 5)),
+        (8191, small(3, 5)),
+        (2199, small(3, 5)),
+        (10170, small(4, 5)),
+        (1341, small(5, 6)),
+    ] {
+        assert_clean(
+            seed,
+            &config,
+            "F13 (guests left off after an unjudged reboot)",
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! What the run loop pops off its queue: everything due at a virtual time.
 
 use lazarus_core::event::Heartbeat;
-use lazarus_core::Event;
+use lazarus_core::{Event, InstanceId};
 
 use super::call::Call;
 use crate::faults::Fault;
@@ -32,8 +32,9 @@ pub(super) enum Happening {
     EvacuationFinish(usize),
     /// An event reaches the controller incarnation `epoch`.
     Deliver(u64, Event),
-    /// A heartbeat sent at the given time reaches the controller incarnation `epoch`.
-    Heartbeat(u64, u64, Heartbeat),
+    /// A heartbeat sent at the given time reaches the controller incarnation `epoch`,
+    /// with the agent's reboot report (`host_rebooted`) if one is not yet taken.
+    Heartbeat(u64, u64, Heartbeat, Option<Vec<InstanceId>>),
     /// A controller request reaches its BMC, Nova or agent.
     Arrive(u64, Call),
     /// The controller reads Nova's services.

@@ -91,10 +91,16 @@ impl Sim<'_> {
         if self.watchdog(h, agent_alive && (acked || quorum)) {
             return;
         }
-        let Some(host) = self.world.hosts.get(h) else {
+        let Some(host) = self.world.hosts.get_mut(h) else {
             return;
         };
+        // The agent's guest list (saved with the boot id), left alone while a reboot
+        // report is not taken (agent.rs `running_guests_loop`).
+        if agent_alive && host.reboot_report.is_none() {
+            host.saved_guests = Some(host.running().cloned().collect());
+        }
         if agent_alive && to_controller {
+            let reboot = host.reboot_report.clone();
             let compute_alive = host.compute_alive;
             // Reported until a live controller has taken them (the agent resends
             // unacknowledged reports), so a controller crash does not lose them.
@@ -114,7 +120,7 @@ impl Sim<'_> {
             let latency = self.rng.range(1, 10);
             let epoch = self.controller.epoch;
             self.queue
-                .after(latency, Happening::Heartbeat(epoch, now, hb));
+                .after(latency, Happening::Heartbeat(epoch, now, hb, reboot));
         }
     }
 

@@ -352,8 +352,10 @@ impl<'c> Sim<'c> {
                 );
             }
             Happening::Deliver(epoch, event) => self.deliver(epoch, event),
-            Happening::Heartbeat(epoch, sent_ms, hb) => {
-                if epoch == self.controller.epoch && self.controller.engine.is_some() {
+            Happening::Heartbeat(epoch, sent_ms, hb, reboot) => {
+                let live = epoch == self.controller.epoch && self.controller.engine.is_some();
+                let host = hb.host.clone();
+                if live {
                     if let Some(h) = self.world.host_index(&hb.host) {
                         // Heard, as of when it was sent: a host that reset after
                         // sending its last heartbeat did reset after being heard.
@@ -366,6 +368,28 @@ impl<'c> Sim<'c> {
                     }
                 }
                 self.deliver(epoch, Event::HeartbeatReceived(hb));
+                // The reboot report rides on the heartbeat and is taken (acknowledged)
+                // with it; the engine sees it after the heartbeat, as the ledger orders.
+                if let Some(guests) = reboot {
+                    if live {
+                        if let Some(x) = self
+                            .world
+                            .host_index(&host)
+                            .and_then(|h| self.world.hosts.get_mut(h))
+                        {
+                            if x.reboot_report.as_ref() == Some(&guests) {
+                                x.reboot_report = None;
+                            }
+                        }
+                    }
+                    self.deliver(
+                        epoch,
+                        Event::HostRebooted {
+                            host,
+                            guests_running_before: guests,
+                        },
+                    );
+                }
             }
             Happening::Arrive(epoch, call) => self.arrive(epoch, call),
             Happening::NovaPoll(epoch) => {

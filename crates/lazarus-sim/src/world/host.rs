@@ -44,6 +44,12 @@ pub struct SimHost {
     /// The agent's peer table: per peer host (by index), when that peer last answered
     /// its probes. Emptied when the agent stops (a new agent starts with no answers).
     pub peer_answers: BTreeMap<usize, u64>,
+    /// The agent's state file: the guests it last saw running (refreshed at each of
+    /// its ticks). It survives reboots, as the real file does.
+    pub saved_guests: Option<Vec<InstanceId>>,
+    /// A reboot report (`host_rebooted`) not yet taken by a live controller: the
+    /// saved list, taken at boot. The saved list is not refreshed meanwhile.
+    pub reboot_report: Option<Vec<InstanceId>>,
 }
 
 impl SimHost {
@@ -63,6 +69,8 @@ impl SimHost {
             last_reset_ms: None,
             watchdog_resets: 0,
             peer_answers: BTreeMap::new(),
+            saved_guests: None,
+            reboot_report: None,
         }
     }
 
@@ -112,6 +120,10 @@ impl SimHost {
     pub fn finish_boot(&mut self, now_ms: u64) {
         self.os_up = true;
         self.agent_alive = true;
+        // A new boot id: the agent reports what it saw running in an earlier boot.
+        if let Some(saved) = &self.saved_guests {
+            self.reboot_report = Some(saved.clone());
+        }
         self.compute_alive = !self.compute_fault;
         self.last_ack_ms = now_ms;
         self.generation += 1;
