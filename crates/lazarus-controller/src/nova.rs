@@ -118,9 +118,30 @@ pub fn observation(
     InstanceObservation {
         instance: id.clone(),
         host: server.and_then(|s| s.host.clone()).map(HostName::from),
-        vm_state: vm_state(server.and_then(|s| s.vm_state)),
+        vm_state: server.map_or(VmState::Other, checked_vm_state),
         task_state: server.and_then(|s| s.task_state.clone()),
         migration: migration.map(|m| migration_status(&m.status)),
+    }
+}
+
+/// Nova's power states of a guest that is not running: `SHUTDOWN` and `CRASHED`.
+const POWER_STATES_OFF: [u8; 2] = [4, 6];
+
+/// A server's state as a check must judge it. A host that reset shuts its guests off
+/// without Nova's `vm_state` following: it stays `active` until Nova's power-state sync
+/// (every `sync_power_state_interval`, 10 min by default) stops the server. With no
+/// task running, an `active` server whose guest Nova reads shut down or crashed is
+/// taken as stopped, as the sync will conclude; so a guest a reset shut off is found
+/// and restarted in place at once rather than up to 10 min later.
+pub fn checked_vm_state(server: &Server) -> VmState {
+    let state = vm_state(server.vm_state);
+    let off = server
+        .power_state
+        .is_some_and(|p| POWER_STATES_OFF.contains(&p));
+    if state == VmState::Active && off && server.task_state.is_none() {
+        VmState::Stopped
+    } else {
+        state
     }
 }
 
@@ -291,6 +312,42 @@ pub fn service(s: &ComputeService, reporting: bool) -> NovaService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn server(vm_state: &str, power_state: u8, task_state: Option<&str>) -> Server {
+        serde_json::from_value(serde_json::json!({
+            "id": "i1", "name": "i1", "status": "ACTIVE",
+            "OS-EXT-STS:vm_state": vm_state, "OS-EXT-STS:power_state": power_state,
+            "OS-EXT-STS:task_state": task_state, "OS-EXT-SRV-ATTR:host": "c1",
+            "flavor": {"vcpus": 1, "ram": 64, "disk": 1}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_active_server_whose_guest_is_shut_down_or_crashed_is_checked_as_stopped() {
+        assert_eq!(
+            checked_vm_state(&server("active", 4, None)),
+            VmState::Stopped
+        );
+        assert_eq!(
+            checked_vm_state(&server("active", 6, None)),
+            VmState::Stopped
+        );
+        assert_eq!(
+            checked_vm_state(&server("active", 1, None)),
+            VmState::Active
+        );
+        assert_eq!(
+            checked_vm_state(&server("active", 4, Some("rebooting_hard"))),
+            VmState::Active,
+            "a task is under way: its own outcome decides"
+        );
+        assert_eq!(
+            checked_vm_state(&server("stopped", 4, None)),
+            VmState::Stopped
+        );
+        assert_eq!(checked_vm_state(&server("error", 1, None)), VmState::Error);
+    }
 
     fn at(s: u64) -> Timestamp {
         Timestamp::from_millis(s * 1000)
