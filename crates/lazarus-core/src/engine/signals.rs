@@ -59,14 +59,8 @@ impl Engine {
         let Some(r) = self.recoveries.get(host) else {
             return false;
         };
-        let fenced_at = match &r.record.fence.confirmation {
-            Some(
-                FenceConfirmation::PowerOff { at }
-                | FenceConfirmation::Watchdog { at, .. }
-                | FenceConfirmation::Operator { at, .. }
-                | FenceConfirmation::Monitor { at, .. },
-            ) => *at,
-            None => return false,
+        let Some(fenced_at) = r.record.fence.confirmation.as_ref().map(|c| c.at()) else {
+            return false;
         };
         let settled = match r.record.phase {
             Phase::Finished | Phase::Returning => true,

@@ -407,7 +407,9 @@ impl Engine {
 
     /// A heartbeat from a host under recovery. Before a confirmation, a host that
     /// fences itself (watchdog, manual) is evidently alive: the recovery is called
-    /// off. A BMC fence already under way goes on (the read-back decides).
+    /// off. A BMC fence already under way goes on (the read-back decides). After the
+    /// confirmation (`MarkingDown`, `Evacuating`), a heartbeat heard more than
+    /// `suspect_after` later is the host's return: nothing more is evacuated from it.
     pub(crate) fn heard_during_recovery(
         &mut self,
         now: Timestamp,
@@ -417,8 +419,23 @@ impl Engine {
         let Some(r) = self.recoveries.get(host) else {
             return;
         };
-        if r.record.phase != Phase::Fencing || r.record.fence.confirmation.is_some() {
-            return;
+        match (r.record.phase, &r.record.fence.confirmation) {
+            (Phase::Fencing, None) => {}
+            (Phase::MarkingDown | Phase::Evacuating, Some(confirmation)) => {
+                // The host was off (or reset) at the confirmation; a heartbeat sent
+                // before it may still be in flight for up to `suspect_after`. One
+                // heard later comes from a host that is up again: its fence no longer
+                // holds, so nothing more is evacuated from it (docs/sim-findings.md
+                // F15, cause 2). Only ever less evacuation: what was requested is
+                // verified as usual, the rest is checked in place.
+                let margin = self.detector.policy().suspect_after();
+                let back = now.saturating_since(confirmation.at()) > margin;
+                if back && !r.evacuation_stopped {
+                    self.stop_evacuating(now, host, out);
+                }
+                return;
+            }
+            _ => return,
         }
         // A BMC power-off may still be landing: the read-back decides. Once the BMC
         // fence gave up, nothing is in flight and the host is evidently back.

@@ -102,6 +102,19 @@ pub enum FenceConfirmation {
     },
 }
 
+impl FenceConfirmation {
+    /// When the fence was confirmed: from then on the host is known to have been off
+    /// (or reset), so a heartbeat sent later means it came back.
+    pub fn at(&self) -> Timestamp {
+        match self {
+            Self::PowerOff { at }
+            | Self::Watchdog { at, .. }
+            | Self::Operator { at, .. }
+            | Self::Monitor { at, .. } => *at,
+        }
+    }
+}
+
 /// Fencing progress.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FenceRecord {

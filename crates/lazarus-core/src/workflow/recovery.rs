@@ -45,6 +45,11 @@ pub(crate) struct Recovery {
     pub(crate) accepted_at: BTreeMap<InstanceId, Timestamp>,
     /// The host's compute reported again while the recovery was still running.
     pub(crate) host_returned: bool,
+    /// Nothing more is evacuated: the host was heard after its fence
+    /// ([`Engine::stop_evacuating`](crate::engine::Engine)). Not persisted: the
+    /// record's instances say it (none left `Planned`), and doing it again after a
+    /// takeover is harmless.
+    pub(crate) evacuation_stopped: bool,
     /// Returning: Nova answered the return to service, or none is needed (a recovery
     /// called off before fencing told Nova nothing). The record is closed once this
     /// holds and every restart check of the host is answered.
@@ -104,6 +109,7 @@ impl Recovery {
             stale_answers: BTreeMap::new(),
             accepted_at: BTreeMap::new(),
             host_returned: false,
+            evacuation_stopped: false,
             back_in_service: false,
             return_refusals: 0,
             model_predates_failure: true,

@@ -111,12 +111,18 @@ impl Engine {
     /// The guests to check are chosen before the record is marked planned: a recovery
     /// resumed on a new controller and not planned yet cannot tell a guest its failure
     /// shut off from one a user stopped, and must check (and report) those too.
-    fn stop_evacuating(&mut self, now: Timestamp, host: &HostName, out: &mut Vec<Command>) {
+    pub(crate) fn stop_evacuating(
+        &mut self,
+        now: Timestamp,
+        host: &HostName,
+        out: &mut Vec<Command>,
+    ) {
         let checks = self.restart_candidates(host);
         let Some(r) = self.recoveries.get_mut(host) else {
             return;
         };
         r.host_returned = true;
+        r.evacuation_stopped = true;
         r.record.phase = Phase::Evacuating;
         r.record.planned = true;
         for i in r.record.instances.values_mut() {
