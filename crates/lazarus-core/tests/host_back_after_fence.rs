@@ -134,3 +134,55 @@ fn a_host_heard_again_is_stopped_once_not_at_every_heartbeat() {
         shapes(&again)
     );
 }
+
+/// The timers a batch of commands scheduled, fired in order.
+fn fire_timers(e: &mut Engine, cmds: &[Command]) -> Vec<Command> {
+    let mut out = Vec::new();
+    for c in cmds {
+        if let Command::ScheduleTimer { at, token } = c {
+            out.extend(e.handle(*at, Event::TimerFired(*token)));
+        }
+    }
+    out
+}
+
+#[test]
+fn after_a_takeover_the_mark_down_waits_until_a_host_that_came_back_can_be_heard() {
+    let (fx, _, records) = recovery_marking_down();
+    let mut e = Engine::new(fx.config, fx.cluster);
+    let resumed = e.resume(secs(100), records);
+    assert!(
+        !shapes(&resumed).iter().any(|s| s.starts_with("mark-down")),
+        "not marked down (nor evacuated) before a can have been heard: {:?}",
+        shapes(&resumed)
+    );
+    // a booted while no controller watched: its first heartbeat reaches the new one.
+    let back = e.handle(Timestamp::from_millis(100_400), hb("a", &["b", "c"]));
+    assert!(
+        shapes(&back).contains(&"check i1".to_owned()),
+        "{:?}",
+        shapes(&back)
+    );
+    let later = fire_timers(&mut e, &resumed);
+    assert!(
+        !shapes(&later).iter().any(|s| s.starts_with("mark-down"))
+            && evacuations(&later).is_empty(),
+        "{:?}",
+        shapes(&later)
+    );
+}
+
+#[test]
+fn after_a_takeover_a_host_still_silent_is_marked_down_and_evacuated() {
+    let (fx, _, records) = recovery_marking_down();
+    let mut e = Engine::new(fx.config, fx.cluster);
+    let resumed = e.resume(secs(100), records);
+    let later = fire_timers(&mut e, &resumed);
+    assert!(
+        shapes(&later).iter().any(|s| s.starts_with("mark-down")),
+        "{:?}",
+        shapes(&later)
+    );
+    let down = e.handle(secs(103), marked_down());
+    assert_eq!(evacuations(&down).len(), 1, "{:?}", shapes(&down));
+}

@@ -1,7 +1,7 @@
 //! Continuing persisted recoveries on a new controller.
 
 use super::{InstanceStep, Phase, Recovery, RecoveryRecord, Unknown};
-use crate::engine::Engine;
+use crate::engine::{Engine, TimerPurpose};
 use crate::{Command, Timestamp};
 
 impl Engine {
@@ -22,7 +22,13 @@ impl Engine {
             .insert(host.clone(), Recovery::resumed(record));
         match phase {
             Phase::Fencing => self.resume_fencing(now, &host, out),
-            Phase::MarkingDown => self.command_mark_down(&host, out),
+            // The mark-down (and so the first evacuation) waits `suspect_after`: a
+            // host that came back while no controller was watching is heard by then,
+            // and its heartbeat stops the evacuation (docs/sim-findings.md F15, cause 2).
+            Phase::MarkingDown => {
+                let at = now.saturating_add(self.detector.policy().suspect_after());
+                self.schedule(at, TimerPurpose::MarkDownRetry(host), out);
+            }
             Phase::Evacuating => {
                 let mut checks = Vec::new();
                 if let Some(r) = self.recoveries.get_mut(&host) {
