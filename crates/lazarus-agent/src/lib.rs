@@ -19,6 +19,8 @@ pub mod peers;
 pub mod process;
 pub mod protocol;
 pub mod router;
+#[cfg(feature = "test-support")]
+pub mod test_domains;
 pub mod token;
 pub mod watchdog;
 

@@ -25,7 +25,6 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -33,11 +32,11 @@ use async_trait::async_trait;
 use lazarus_agent::config::{CheckMethod, InstanceMonitorKind, InstancesSection};
 use lazarus_agent::guest_ping::{GuestPinger, PingOutcome};
 use lazarus_agent::protocol::{AgentEventKind, AgentHeartbeat, AgentReply};
+use lazarus_agent::test_domains::{self, TestDomains};
 use lazarus_agent::{AgentConfig, AgentToken, AgentTokens, HeartbeatSink, SinkError};
 use lazarus_core::event::InstanceFailureKind;
 use lazarus_core::{HostName, InstanceId};
 
-const URI: &str = "qemu:///system";
 const MS: Duration = Duration::from_millis(1);
 
 /// An instance failure as the controller received it.
@@ -104,28 +103,17 @@ fn epoch_ms() -> u64 {
 }
 
 fn virsh(args: &[&str]) -> std::process::Output {
-    Command::new("virsh")
-        .arg("-c")
-        .arg(URI)
-        .args(args)
-        .output()
-        .unwrap()
+    test_domains::virsh(args).unwrap()
 }
 
-/// Transient test domains, destroyed when dropped (whatever the test's outcome).
+/// This test run's domains, named and numbered for it.
 struct Domains {
     run: String,
-    names: Vec<String>,
-    dir: tempfile::TempDir,
+    domains: TestDomains,
 }
 
 impl Domains {
     fn new() -> Self {
-        let ok = virsh(&["list", "--name"]).status.success();
-        assert!(
-            ok,
-            "libvirtd does not answer on {URI}: run tests/libvirt/up (as root)"
-        );
         Self {
             // Unique per run: the pid and the clock's milliseconds.
             run: format!(
@@ -133,13 +121,11 @@ impl Domains {
                 std::process::id() & 0xffff,
                 epoch_ms() & 0xffff
             ),
-            names: vec![],
-            dir: tempfile::tempdir().unwrap(),
+            domains: TestDomains::connect().unwrap(),
         }
     }
 
-    /// Starts `instance-lztest-<run>-<n>`: TCG, 32 MiB, no disk, no graphics, serial
-    /// to null. Returns its name and UUID.
+    /// Starts `instance-lztest-<run>-<n>`. Returns its name and UUID.
     fn create(&mut self, n: u32) -> (String, InstanceId) {
         self.create_with(n, "")
     }
@@ -152,57 +138,16 @@ impl Domains {
             &self.run[..4],
             &self.run[4..]
         );
-        let xml = format!(
-            "<domain type='qemu'>
-  <name>{name}</name>
-  <uuid>{uuid}</uuid>
-  <memory unit='MiB'>32</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <controller type='usb' model='none'/>
-    <serial type='null'/>
-    <memballoon model='none'/>
-    {devices}
-  </devices>
-</domain>
-"
-        );
-        let path = self.dir.path().join(format!("{name}.xml"));
-        std::fs::write(&path, xml).unwrap();
-        self.names.push(name.clone());
-        let out = virsh(&["create", path.to_str().unwrap()]);
-        assert!(
-            out.status.success(),
-            "virsh create: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.domains.create(&name, &uuid, devices).unwrap();
         (name, InstanceId::from(uuid))
     }
-}
 
-impl Drop for Domains {
-    fn drop(&mut self) {
-        for name in &self.names {
-            // Already gone for the crashed and destroyed ones: errors are expected.
-            let _ = virsh(&["destroy", name]);
-        }
+    /// Kills the domain's QEMU with SIGKILL; returns the moment (ms since the epoch).
+    fn kill_qemu(&self, name: &str) -> u64 {
+        let at = epoch_ms();
+        self.domains.kill_qemu(name).unwrap();
+        at
     }
-}
-
-/// Kills the domain's QEMU with SIGKILL; returns the moment (ms since the epoch).
-fn kill_qemu(name: &str) -> u64 {
-    let pid = std::fs::read_to_string(format!("/run/libvirt/qemu/{name}.pid")).unwrap();
-    let at = epoch_ms();
-    let ok = Command::new("kill")
-        .args(["-KILL", pid.trim()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -KILL {pid}");
-    at
 }
 
 async fn failure_of(sink: &Recording, instance: &InstanceId, what: &str) -> Received {
@@ -284,7 +229,7 @@ async fn a_killed_qemu_is_reported_crashed_by_uuid_and_a_destroyed_domain_is_not
     let (stopped, stopped_uuid) = domains.create(2);
     let (late, late_uuid) = domains.create(3);
 
-    let killed_at = kill_qemu(&early);
+    let killed_at = domains.kill_qemu(&early);
     let f = failure_of(&sink, &early_uuid, &early).await;
     assert_eq!(f.failure, InstanceFailureKind::Crashed);
     eprintln!(
@@ -301,7 +246,7 @@ async fn a_killed_qemu_is_reported_crashed_by_uuid_and_a_destroyed_domain_is_not
         "virsh destroy: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let killed_at = kill_qemu(&late);
+    let killed_at = domains.kill_qemu(&late);
     let f = failure_of(&sink, &late_uuid, &late).await;
     assert_eq!(f.failure, InstanceFailureKind::Crashed);
     eprintln!(

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use lazarus_agent::test_domains::TestDomains;
 use lazarus_openstack::test_support::BootRequest;
 use lazarus_openstack::{
     ClientOptions, Cloud, CloudConfig, OpenStackClient, ServiceState, ServiceStatus, ServiceUpdate,
@@ -867,99 +868,29 @@ pub fn netns_of(pid: u32) -> String {
 /// Transient domains on the machine's real libvirtd (`tests/libvirt/up`), standing in
 /// for Nova servers' guests: the chaos cloud's nova-compute uses Nova's fake driver,
 /// which has no domain of its own, so a test creates one whose UUID is the server's id
-/// (as Nova's libvirt driver does). TCG, 32 MiB, no disk, no graphics. Every domain
-/// created is destroyed when this is dropped, whatever the test's outcome.
-pub struct LibvirtDomains {
-    names: Vec<String>,
-    dir: tempfile::TempDir,
-}
-
-/// The libvirt connection the agent's default `virsh` commands use.
-const LIBVIRT_URI: &str = "qemu:///system";
-
-/// `virsh -c qemu:///system ARGS` (C locale, as the agent runs it).
-fn virsh(args: &[&str]) -> std::process::Output {
-    Command::new("virsh")
-        .arg("-c")
-        .arg(LIBVIRT_URI)
-        .args(args)
-        .env("LC_ALL", "C")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run virsh: {e}"))
-}
+/// (as Nova's libvirt driver does). Destroyed when dropped.
+pub struct LibvirtDomains(TestDomains);
 
 impl LibvirtDomains {
     /// None yet; checks that libvirtd answers.
     pub fn connect() -> Self {
-        let out = virsh(&["list", "--name"]);
-        assert!(
-            out.status.success(),
-            "libvirtd does not answer on {LIBVIRT_URI} (run tests/libvirt/up as root): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Self {
-            names: vec![],
-            dir: tempfile::tempdir().expect("a temporary directory"),
-        }
+        Self(TestDomains::connect().unwrap_or_else(|e| panic!("{e}")))
     }
 
     /// `virsh create`s a domain named `name` with UUID `uuid`.
     pub fn create(&mut self, name: &str, uuid: &str) {
-        let xml = format!(
-            "<domain type='qemu'>
-  <name>{name}</name>
-  <uuid>{uuid}</uuid>
-  <memory unit='MiB'>32</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <controller type='usb' model='none'/>
-    <serial type='null'/>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-"
-        );
-        let path = self.dir.path().join(format!("{name}.xml"));
-        std::fs::write(&path, xml).expect("write the domain XML");
-        self.names.push(name.to_owned());
-        let out = virsh(&["create", path.to_str().expect("a UTF-8 path")]);
-        assert!(
-            out.status.success(),
-            "virsh create {name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.0
+            .create(name, uuid, "")
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// `virsh destroy`: an operator's stop.
     pub fn destroy(&self, name: &str) {
-        let out = virsh(&["destroy", name]);
-        assert!(
-            out.status.success(),
-            "virsh destroy {name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.0.destroy(name).unwrap_or_else(|e| panic!("{e}"));
     }
 
-    /// SIGKILL to the domain's QEMU (its pid from `/run/libvirt/qemu/<name>.pid`).
+    /// SIGKILL to the domain's QEMU: a guest that crashes.
     pub fn kill_qemu(&self, name: &str) {
-        let pid = std::fs::read_to_string(format!("/run/libvirt/qemu/{name}.pid"))
-            .unwrap_or_else(|e| panic!("the pid file of {name}'s QEMU: {e}"));
-        let ok = Command::new("kill")
-            .args(["-KILL", pid.trim()])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "kill -KILL {} ({name}'s QEMU)", pid.trim());
-    }
-}
-
-impl Drop for LibvirtDomains {
-    fn drop(&mut self) {
-        for name in &self.names {
-            // The crashed and the destroyed ones are gone already: errors are expected.
-            let _ = virsh(&["destroy", name]);
-        }
+        self.0.kill_qemu(name).unwrap_or_else(|e| panic!("{e}"));
     }
 }
