@@ -616,9 +616,14 @@ async fn e2e_chaos_6_a_crashed_vm_is_restarted_through_nova_and_its_host_left_al
 
     // The agent runs in the host's network namespace; virsh reaches libvirtd through
     // its unix socket in /run/libvirt, which the namespace shares.
-    let stream = cloud
-        .virsh_event_stream(VICTIM)
-        .unwrap_or_else(|| panic!("{VICTIM}'s agent runs no virsh event stream"));
+    // The restarted agent starts its stream after listing the domains: wait for it.
+    let stream = e2e::devcloud::wait_for(
+        &format!("{VICTIM}'s agent to run its virsh event stream"),
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || async { cloud.virsh_event_stream(VICTIM) },
+    )
+    .await;
     assert_ne!(
         stream.netns,
         e2e::chaos::netns_of(std::process::id()),

@@ -29,7 +29,10 @@ pub const PREFIX: &str = "lzos-contract-";
 pub const REASON: &str = "lazarus-openstack contract test: host fenced";
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // Canonical, as bin/devcloud writes the paths it hands to the processes it starts
+    // (a test that looks a process up by its command line compares with them).
+    std::fs::canonicalize(&root).unwrap_or(root)
 }
 
 /// The devcloud configuration, or a panic that says how to get one.
